@@ -1,0 +1,3 @@
+from persona_api.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,169 @@
+"""The composition root: ``create_app`` wires settings, storage, artifacts and HTTP together.
+
+Tests call it with injected parts (an engine, extra user-data handlers, artifact loaders);
+nothing else in the package constructs long-lived resources.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from advanced_alchemy.extensions.litestar import AsyncSessionConfig, SQLAlchemyAsyncConfig, SQLAlchemyPlugin
+from litestar import Litestar
+from litestar.config.cors import CORSConfig
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.middleware.rate_limit import RateLimitConfig
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme
+from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from persona_api import __version__
+from persona_api.config import Settings, load_settings
+from persona_api.http.admin import AdminController
+from persona_api.http.auth import provide_tenant_id, rate_limit_identity
+from persona_api.http.health import healthz, readyz
+from persona_api.http.pagination import provide_page
+from persona_api.http.problems import problem_handlers
+from persona_api.http.requestid import RequestIdMiddleware
+from persona_api.http.users import UserController
+from persona_api.recsys.artifacts import ArtifactStore
+from persona_api.recsys.hotswap import ArtifactHolder, ArtifactLoaders
+from persona_api.store.db import create_engine
+from persona_api.store.migrate import head_revision
+from persona_api.store.userdata import UserDataHandler, UserDataRegistry
+
+log = logging.getLogger("persona_api.app")
+
+OPS_PATHS = ["/healthz", "/readyz", "/metrics", "/schema"]
+# Rate limits protect the service from tenants' keys; operators and probes are not throttled.
+UNLIMITED_PATHS = [*OPS_PATHS, "/v1/admin"]
+
+
+def resolve_admin_token(settings: Settings) -> str:
+    """The configured admin token, or one generated once into ``<var_dir>/admin_token`` (0600)."""
+    if settings.admin_token:
+        return settings.admin_token
+    path: Path = settings.admin_token_file
+    if path.is_file():
+        token = path.read_text().strip()
+        if token:
+            return token
+    path.parent.mkdir(parents=True, exist_ok=True)
+    token = secrets.token_urlsafe(32)
+    fd = path.open("x") if not path.exists() else path.open("w")
+    with fd:
+        path.chmod(0o600)
+        fd.write(token + "\n")
+    log.warning("admin_token.generated", extra={"path": str(path)})
+    return token
+
+
+class _Metrics(PrometheusController):
+    path = "/metrics"
+    include_in_schema = False
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    engine: AsyncEngine | None = None,
+    user_data_handlers: tuple[UserDataHandler, ...] = (),
+    artifact_loaders: ArtifactLoaders | None = None,
+) -> Litestar:
+    """Build the ASGI app. ``settings`` default to the ``PERSONA_*`` environment."""
+    settings = settings or load_settings()
+    engine = engine or create_engine(settings)
+    user_data = UserDataRegistry()
+    for handler in user_data_handlers:
+        user_data.register(handler)
+    artifacts = ArtifactHolder(
+        ArtifactStore(settings.models_dir, keep=settings.keep_versions), artifact_loaders or ArtifactLoaders()
+    )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        await asyncio.to_thread(artifacts.refresh)
+        watcher = (
+            asyncio.create_task(artifacts.watch(settings.artifact_poll_seconds))
+            if settings.artifact_poll_seconds > 0
+            else None
+        )
+        log.info(
+            "app.started",
+            extra={
+                "version": __version__,
+                "database": engine.url.get_backend_name(),
+                "artifact_version": artifacts.current.version if artifacts.current else None,
+            },
+        )
+        try:
+            yield
+        finally:
+            if watcher is not None:
+                watcher.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await watcher
+            await engine.dispose()
+
+    db_config = SQLAlchemyAsyncConfig(
+        engine_instance=engine,
+        session_dependency_key="db_session",
+        session_config=AsyncSessionConfig(expire_on_commit=False),
+        set_default_exception_handler=False,
+        create_all=False,
+    )
+    middleware = []
+    if settings.rate_limit_per_minute > 0:
+        middleware.append(
+            RateLimitConfig(
+                rate_limit=("minute", settings.rate_limit_per_minute),
+                identifier_for_request=rate_limit_identity,
+                exclude=UNLIMITED_PATHS,
+            ).middleware
+        )
+    prometheus = PrometheusConfig(app_name="persona_api", prefix="persona", group_path=True, exclude=OPS_PATHS)
+    middleware.append(prometheus.middleware)
+
+    app = Litestar(
+        route_handlers=[healthz, readyz, _Metrics, AdminController, UserController],
+        dependencies={"auth_tenant": Provide(provide_tenant_id), "page": Provide(provide_page, sync_to_thread=False)},
+        plugins=[SQLAlchemyPlugin(config=db_config)],
+        middleware=middleware,
+        exception_handlers=problem_handlers(),
+        cors_config=CORSConfig(allow_origins=list(settings.cors_origins)) if settings.cors_origins else None,
+        request_max_body_size=settings.max_body_bytes,
+        lifespan=[lifespan],
+        openapi_config=OpenAPIConfig(
+            title="persona-api",
+            version=__version__,
+            description="Open personalization service for LLM applications.",
+            path="/schema",
+            render_plugins=[SwaggerRenderPlugin(path="/")],
+            components=Components(
+                security_schemes={
+                    "apiKey": SecurityScheme(type="http", scheme="bearer", description="Tenant API key"),
+                    "adminToken": SecurityScheme(type="http", scheme="bearer", description="PERSONA_ADMIN_TOKEN"),
+                }
+            ),
+            security=[{"apiKey": []}],
+        ),
+        state=State({
+            "settings": settings,
+            "engine": engine,
+            "admin_token": resolve_admin_token(settings),
+            "user_data": user_data,
+            "artifacts": artifacts,
+            "schema_head": head_revision(),
+        }),
+        debug=False,
+    )
+    app.asgi_handler = RequestIdMiddleware(app.asgi_handler)
+    return app

@@ -1,0 +1,77 @@
+"""The ``persona-api`` command: serve, migrate, reindex.
+
+Later capabilities add ``eval`` and ``demo`` sub-commands here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from persona_api.config import Settings, load_settings
+from persona_api.errors import ConfigurationError
+from persona_api.logs import configure_logging
+
+
+def _serve(settings: Settings, args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from persona_api.app import create_app
+    from persona_api.store import migrate
+
+    settings = settings.with_overrides(host=args.host or settings.host, port=args.port or settings.port)
+    if settings.auto_migrate:
+        migrate.upgrade(settings.database_url)
+    app = create_app(settings)
+    uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, access_log=False, lifespan="on")
+    return 0
+
+
+def _migrate(settings: Settings, args: argparse.Namespace) -> int:
+    from persona_api.store import migrate
+
+    if args.downgrade:
+        migrate.downgrade(settings.database_url, args.downgrade)
+    else:
+        migrate.upgrade(settings.database_url, args.revision)
+    print(f"database at revision {args.downgrade or args.revision}")
+    return 0
+
+
+def _reindex(settings: Settings, args: argparse.Namespace) -> int:
+    from persona_api.jobs.reindex import main as reindex_main
+
+    return reindex_main(settings)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="persona-api", description="Open personalization service for LLM apps.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="run the HTTP API (applies migrations first unless disabled)")
+    serve.add_argument("--host", help="bind address (default PERSONA_HOST or 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port (default PERSONA_PORT or 8000)")
+    serve.set_defaults(handler=_serve)
+    mig = sub.add_parser("migrate", help="apply database migrations")
+    mig.add_argument("--revision", default="head", help="target revision (default head)")
+    mig.add_argument("--downgrade", metavar="REVISION", help="revert to REVISION instead (e.g. base)")
+    mig.set_defaults(handler=_migrate)
+    reindex = sub.add_parser("reindex", help="retrain models and publish a new artifact version")
+    reindex.set_defaults(handler=_reindex)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = load_settings()
+    except ConfigurationError as exc:
+        print(f"persona-api: configuration error: {exc.detail}", file=sys.stderr)
+        return 2
+    configure_logging(settings.log_level, json_lines=settings.log_json)
+    handler = args.handler
+    return int(handler(settings, args))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

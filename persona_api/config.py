@@ -1,0 +1,131 @@
+"""Settings: one frozen dataclass read once from ``PERSONA_*`` environment variables.
+
+This is the only module that reads the environment. Bad values fail fast with a message that
+names the variable.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+from persona_api.errors import ConfigurationError
+
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./var/persona.db"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    """Runtime configuration of the API, the CLI and the re-index job.
+
+    Every field maps to ``PERSONA_<FIELD NAME IN UPPER CASE>``; see the README's table.
+    """
+
+    database_url: str = DEFAULT_DATABASE_URL
+    """SQLAlchemy async URL: ``sqlite+aiosqlite:///path`` or ``postgresql+asyncpg://...``."""
+    models_dir: Path = Path("./models")
+    """Where the re-index job publishes versioned artifacts and the API loads them from."""
+    var_dir: Path = Path("./var")
+    """Local state of the embedded default: the SQLite file and the generated admin token."""
+    host: str = "127.0.0.1"
+    port: int = 8000
+    admin_token: str | None = None
+    """Bearer token of the admin API. Unset: generated once into ``<var_dir>/admin_token``."""
+    auto_migrate: bool = True
+    """``serve`` applies pending migrations before listening."""
+    max_body_bytes: int = 1_048_576
+    rate_limit_per_minute: int = 600
+    """Requests per minute per API key (per client address for unauthenticated routes); 0 disables."""
+    cors_origins: tuple[str, ...] = ()
+    log_level: str = "INFO"
+    log_json: bool = True
+    artifact_poll_seconds: float = 5.0
+    """How often the API checks ``models/CURRENT`` for a newer version; 0 disables polling."""
+    keep_versions: int = 5
+    """How many artifact versions the re-index job keeps on disk."""
+    db_pool_size: int = 10
+    db_echo: bool = False
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def admin_token_file(self) -> Path:
+        return self.var_dir / "admin_token"
+
+    def with_overrides(self, **changes: Any) -> Settings:
+        """A copy with some fields changed (used by the CLI flags and tests)."""
+        return replace(self, **changes)
+
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+# Variables that belong to the test suite or the job runner, not to the service.
+_NOT_SETTINGS = {"PERSONA_TEST_DATABASE_URL"}
+
+
+def _parse(name: str, raw: str, kind: Any) -> Any:
+    env = f"PERSONA_{name.upper()}"
+    try:
+        if kind in (int, "int"):
+            return int(raw)
+        if kind in (float, "float"):
+            return float(raw)
+        if kind in (bool, "bool"):
+            low = raw.strip().lower()
+            if low in _TRUE:
+                return True
+            if low in _FALSE:
+                return False
+            raise ValueError(raw)
+        if kind in (Path, "Path"):
+            return Path(raw)
+        if kind in ("tuple[str, ...]",):
+            return tuple(part.strip() for part in raw.split(",") if part.strip())
+        if kind in ("str | None",):
+            return raw or None
+        return raw
+    except ValueError:
+        raise ConfigurationError(f"{env}={raw!r} is not a valid {kind}") from None
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Read settings from ``environ`` (default ``os.environ``) and validate them."""
+    env = os.environ if environ is None else environ
+    known = {f.name: f.type for f in fields(Settings)}
+    values: dict[str, Any] = {}
+    for key, raw in env.items():
+        if not key.startswith("PERSONA_") or key in _NOT_SETTINGS:
+            continue
+        name = key.removeprefix("PERSONA_").lower()
+        if name not in known:
+            raise ConfigurationError(f"unknown setting {key}; see the README's configuration table")
+        values[name] = _parse(name, raw, known[name])
+    settings = Settings(**values)
+    _validate(settings)
+    return settings
+
+
+def _validate(s: Settings) -> None:
+    if not (s.database_url.startswith("sqlite+aiosqlite") or s.database_url.startswith("postgresql+asyncpg")):
+        raise ConfigurationError(
+            "PERSONA_DATABASE_URL must start with sqlite+aiosqlite:// or postgresql+asyncpg://"
+        )
+    if not 0 < s.port < 65536:
+        raise ConfigurationError("PERSONA_PORT must be between 1 and 65535")
+    if s.max_body_bytes < 1024:
+        raise ConfigurationError("PERSONA_MAX_BODY_BYTES must be at least 1024")
+    if s.rate_limit_per_minute < 0:
+        raise ConfigurationError("PERSONA_RATE_LIMIT_PER_MINUTE must be >= 0")
+    if s.keep_versions < 1:
+        raise ConfigurationError("PERSONA_KEEP_VERSIONS must be >= 1")
+    if s.artifact_poll_seconds < 0:
+        raise ConfigurationError("PERSONA_ARTIFACT_POLL_SECONDS must be >= 0")
+    if s.admin_token is not None and len(s.admin_token) < 16:
+        raise ConfigurationError("PERSONA_ADMIN_TOKEN must be at least 16 characters")
+    if s.log_level.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+        raise ConfigurationError("PERSONA_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR")

@@ -1,0 +1,97 @@
+"""Admin routes: tenants and their API keys. Guarded by the admin token."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, Request, delete, get, post
+from litestar.params import FromPath, JSONBody
+from litestar.di import NamedDependency, Provide
+from litestar.pagination import OffsetPagination
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from persona_api.http.auth import admin_guard
+from persona_api.http.pagination import PageRequest
+from persona_api.http.schemas import IssuedKeyOut, KeyCreate, KeyOut, TenantCreate, TenantOut
+from persona_api.store.tables import ApiKey, Tenant
+from persona_api.store.tenants import TenantService
+
+
+def _tenant(row: Tenant) -> TenantOut:
+    return TenantOut(id=row.id, name=row.name, created_at=row.created_at)
+
+
+def _key(row: ApiKey) -> KeyOut:
+    return KeyOut(
+        id=row.id,
+        tenant_id=row.tenant_id,
+        name=row.name,
+        prefix=row.prefix,
+        created_at=row.created_at,
+        revoked_at=row.revoked_at,
+    )
+
+
+async def provide_tenants(db_session: NamedDependency[AsyncSession]) -> TenantService:
+    return TenantService(db_session)
+
+
+class AdminController(Controller):
+    path = "/v1/admin"
+    tags = ["admin"]
+    guards = [admin_guard]
+    security = [{"adminToken": []}]
+    dependencies = {"tenants": Provide(provide_tenants)}
+
+    @post("/tenants", operation_id="createTenant", summary="Create a tenant (a client app)")
+    async def create_tenant(self, data: JSONBody[TenantCreate], tenants: NamedDependency[TenantService]) -> TenantOut:
+        row = await tenants.create_tenant(data.name)
+        await tenants.session.commit()
+        return _tenant(row)
+
+    @get("/tenants", operation_id="listTenants", summary="List tenants")
+    async def list_tenants(self, tenants: NamedDependency[TenantService], page: NamedDependency[PageRequest]) -> OffsetPagination[TenantOut]:
+        rows, total = await tenants.list_tenants(limit=page.limit, offset=page.offset)
+        return OffsetPagination(items=[_tenant(r) for r in rows], limit=page.limit, offset=page.offset, total=total)
+
+    @get("/tenants/{tenant_id:str}", operation_id="getTenant", summary="Get a tenant")
+    async def get_tenant(self, tenant_id: FromPath[str], tenants: NamedDependency[TenantService]) -> TenantOut:
+        return _tenant(await tenants.get_tenant(tenant_id))
+
+    @delete(
+        "/tenants/{tenant_id:str}",
+        operation_id="deleteTenant",
+        summary="Delete a tenant with its keys and all its users' data",
+    )
+    async def delete_tenant(self, tenant_id: FromPath[str], tenants: NamedDependency[TenantService], request: Request[Any, Any, Any]) -> None:
+        await tenants.delete_tenant(tenant_id)
+        await tenants.session.commit()
+        await request.app.state.user_data.forget_tenant(tenant_id)
+
+    @post(
+        "/tenants/{tenant_id:str}/keys",
+        operation_id="issueApiKey",
+        summary="Issue an API key for a tenant (the key is shown once)",
+    )
+    async def issue_key(self, tenant_id: FromPath[str], tenants: NamedDependency[TenantService], data: JSONBody[KeyCreate | None] = None) -> IssuedKeyOut:
+        issued = await tenants.issue_key(tenant_id, data.name if data else "")
+        await tenants.session.commit()
+        row = issued.row
+        return IssuedKeyOut(
+            id=row.id, tenant_id=row.tenant_id, name=row.name, prefix=row.prefix, key=issued.secret,
+            created_at=row.created_at,
+        )
+
+    @get(
+        "/tenants/{tenant_id:str}/keys",
+        operation_id="listApiKeys",
+        summary="List a tenant's API keys (prefixes only)",
+    )
+    async def list_keys(self, tenant_id: FromPath[str], tenants: NamedDependency[TenantService], page: NamedDependency[PageRequest]) -> OffsetPagination[KeyOut]:
+        rows, total = await tenants.list_keys(tenant_id, limit=page.limit, offset=page.offset)
+        return OffsetPagination(items=[_key(r) for r in rows], limit=page.limit, offset=page.offset, total=total)
+
+    @delete("/keys/{key_id:str}", operation_id="revokeApiKey", summary="Revoke an API key")
+    async def revoke_key(self, key_id: FromPath[str], tenants: NamedDependency[TenantService]) -> None:
+        await tenants.revoke_key(key_id)
+        await tenants.session.commit()

@@ -1,0 +1,25 @@
+"""One pagination scheme for every list route: ``?limit=&offset=``, answered with Litestar's
+``OffsetPagination`` (``items``, ``limit``, ``offset``, ``total``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from typing import Annotated
+
+from litestar.params import QueryParameter
+
+MAX_LIMIT = 500
+
+
+@dataclass(frozen=True)
+class PageRequest:
+    limit: int
+    offset: int
+
+
+def provide_page(
+    limit: Annotated[int, QueryParameter(ge=1, le=MAX_LIMIT, description="Items per page (1-500).")] = 50,
+    offset: Annotated[int, QueryParameter(ge=0, description="Items to skip.")] = 0,
+) -> PageRequest:
+    return PageRequest(limit=limit, offset=offset)

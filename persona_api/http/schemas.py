@@ -1,0 +1,98 @@
+"""msgspec Structs at the HTTP boundary of the foundation (admin, users, health)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+import msgspec
+
+ExternalId = Annotated[
+    str,
+    msgspec.Meta(
+        min_length=1,
+        max_length=128,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._:@+-]*$",
+        description="The client's own id: letters, digits and . _ : @ + - (max 128).",
+        examples=["user-42"],
+    ),
+]
+Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+Metadata = Annotated[
+    dict[str, Any],
+    msgspec.Meta(description="Free-form JSON object stored with the user (at most 16 KiB encoded)."),
+]
+
+
+class TenantCreate(msgspec.Struct, forbid_unknown_fields=True):
+    name: Name
+
+
+class TenantOut(msgspec.Struct):
+    id: str
+    name: str
+    created_at: datetime
+
+
+class KeyCreate(msgspec.Struct, forbid_unknown_fields=True):
+    name: Annotated[str, msgspec.Meta(max_length=200)] = ""
+
+
+class KeyOut(msgspec.Struct):
+    """An API key as listed: the secret is never shown again, only its prefix."""
+
+    id: str
+    tenant_id: str
+    name: str
+    prefix: str
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+class IssuedKeyOut(msgspec.Struct):
+    """A newly issued key. ``key`` is shown only in this response: store it now."""
+
+    id: str
+    tenant_id: str
+    name: str
+    prefix: str
+    key: str
+    created_at: datetime
+
+
+class UserCreate(msgspec.Struct, forbid_unknown_fields=True):
+    id: ExternalId
+    metadata: Metadata = msgspec.field(default_factory=dict)
+
+
+class UserPatch(msgspec.Struct, forbid_unknown_fields=True):
+    """RFC 7396 merge patch of the metadata: ``null`` removes a key."""
+
+    metadata: Metadata
+
+
+class UserOut(msgspec.Struct):
+    id: str
+    metadata: dict[str, Any]
+    created_at: datetime
+    updated_at: datetime
+
+
+class UserExport(msgspec.Struct):
+    """Everything stored about a user; ``data`` has one section per capability."""
+
+    user: UserOut
+    exported_at: datetime
+    data: dict[str, Any]
+
+
+class Health(msgspec.Struct):
+    status: str
+
+
+class Readiness(msgspec.Struct):
+    status: str
+    database: str
+    schema_revision: str | None
+    artifact_version: str | None
+    version: str

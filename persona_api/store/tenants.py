@@ -1,0 +1,113 @@
+"""Tenants and their API keys: creation, issuing, listing, revocation and authentication.
+
+A key looks like ``pk_<8 char id>_<43 char secret>``. Only the SHA-256 of the whole key is stored;
+the key is shown once, when issued. Keys carry 256 bits of randomness, so a fast hash is enough
+(a slow password hash would only add latency to every request).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from persona_api.errors import NotFound, Unauthorized
+from persona_api.store.tables import ApiKey, Tenant, utcnow
+
+KEY_PREFIX = "pk_"
+
+
+@dataclass(frozen=True)
+class IssuedKey:
+    """A freshly issued key: ``secret`` is the only copy of the full key that will ever exist."""
+
+    row: ApiKey
+    secret: str
+
+
+def hash_key(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def _new_id(kind: str) -> str:
+    return f"{kind}_{uuid.uuid4().hex}"
+
+
+class TenantService:
+    """Admin-side operations and key authentication, over one session."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def create_tenant(self, name: str) -> Tenant:
+        tenant = Tenant(id=_new_id("ten"), name=name, created_at=utcnow())
+        self.session.add(tenant)
+        await self.session.flush()
+        return tenant
+
+    async def get_tenant(self, tenant_id: str) -> Tenant:
+        tenant = await self.session.get(Tenant, tenant_id)
+        if tenant is None:
+            raise NotFound(f"tenant {tenant_id!r} not found")
+        return tenant
+
+    async def list_tenants(self, *, limit: int, offset: int) -> tuple[list[Tenant], int]:
+        total = await self.session.scalar(select(func.count()).select_from(Tenant)) or 0
+        rows = await self.session.scalars(
+            select(Tenant).order_by(Tenant.created_at, Tenant.id).limit(limit).offset(offset)
+        )
+        return list(rows), total
+
+    async def delete_tenant(self, tenant_id: str) -> None:
+        tenant = await self.get_tenant(tenant_id)
+        await self.session.delete(tenant)
+        await self.session.flush()
+
+    async def issue_key(self, tenant_id: str, name: str) -> IssuedKey:
+        await self.get_tenant(tenant_id)
+        short = secrets.token_hex(4)
+        secret = f"{KEY_PREFIX}{short}_{secrets.token_urlsafe(32)}"
+        row = ApiKey(
+            id=_new_id("key"),
+            tenant_id=tenant_id,
+            name=name,
+            prefix=f"{KEY_PREFIX}{short}",
+            secret_hash=hash_key(secret),
+            created_at=utcnow(),
+        )
+        self.session.add(row)
+        await self.session.flush()
+        return IssuedKey(row=row, secret=secret)
+
+    async def list_keys(self, tenant_id: str, *, limit: int, offset: int) -> tuple[list[ApiKey], int]:
+        await self.get_tenant(tenant_id)
+        where = ApiKey.tenant_id == tenant_id
+        total = await self.session.scalar(select(func.count()).select_from(ApiKey).where(where)) or 0
+        rows = await self.session.scalars(
+            select(ApiKey).where(where).order_by(ApiKey.created_at, ApiKey.id).limit(limit).offset(offset)
+        )
+        return list(rows), total
+
+    async def revoke_key(self, key_id: str) -> ApiKey:
+        row = await self.session.get(ApiKey, key_id)
+        if row is None:
+            raise NotFound(f"API key {key_id!r} not found")
+        if row.revoked_at is None:
+            row.revoked_at = utcnow()
+            await self.session.flush()
+        return row
+
+    async def authenticate(self, secret: str) -> str:
+        """The tenant id of a valid, unrevoked key; :class:`Unauthorized` otherwise."""
+        if not secret.startswith(KEY_PREFIX):
+            raise Unauthorized("invalid API key")
+        tenant_id = await self.session.scalar(
+            select(ApiKey.tenant_id).where(ApiKey.secret_hash == hash_key(secret), ApiKey.revoked_at.is_(None))
+        )
+        if tenant_id is None:
+            raise Unauthorized("invalid or revoked API key")
+        return tenant_id

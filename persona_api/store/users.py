@@ -1,0 +1,131 @@
+"""Users of a tenant: create, read, list, update metadata, export, delete everything.
+
+Every method is scoped by ``tenant_id``: a user of another tenant is indistinguishable from a user
+that does not exist (:class:`NotFound`), so a key never learns about another tenant's data.
+Write methods commit their own transaction, so a failure leaves nothing half-written.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import msgspec
+from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from persona_api.errors import Conflict, FieldProblem, InvalidInput, NotFound
+from persona_api.store.tables import User, utcnow
+from persona_api.store.userdata import UserDataRegistry, UserRef
+
+log = logging.getLogger("persona_api.users")
+
+MAX_METADATA_BYTES = 16 * 1024
+
+
+def check_metadata(metadata: dict[str, Any]) -> None:
+    if len(msgspec.json.encode(metadata)) > MAX_METADATA_BYTES:
+        raise InvalidInput(
+            "metadata is too large",
+            [FieldProblem("metadata", f"at most {MAX_METADATA_BYTES} bytes of JSON")],
+        )
+
+
+def merge_patch(target: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
+    """RFC 7396 JSON merge patch: ``null`` removes a key, objects merge recursively."""
+    result = dict(target)
+    for key, value in patch.items():
+        if value is None:
+            result.pop(key, None)
+        elif isinstance(value, dict) and isinstance(result.get(key), dict):
+            result[key] = merge_patch(result[key], value)
+        else:
+            result[key] = value
+    return result
+
+
+def user_ref(user: User) -> UserRef:
+    return UserRef(id=user.id, tenant_id=user.tenant_id, external_id=user.external_id)
+
+
+class UserService:
+    def __init__(self, session: AsyncSession, tenant_id: str, registry: UserDataRegistry) -> None:
+        self.session = session
+        self.tenant_id = tenant_id
+        self.registry = registry
+
+    async def _find(self, external_id: str) -> User | None:
+        return await self.session.scalar(
+            select(User).where(User.tenant_id == self.tenant_id, User.external_id == external_id)
+        )
+
+    async def get(self, external_id: str) -> User:
+        user = await self._find(external_id)
+        if user is None:
+            raise NotFound(f"user {external_id!r} not found")
+        return user
+
+    async def get_or_create(self, external_id: str) -> User:
+        """For capabilities that accept data about users the client has not created explicitly."""
+        user = await self._find(external_id)
+        if user is not None:
+            return user
+        return await self._insert(external_id, {})
+
+    async def _insert(self, external_id: str, metadata: dict[str, Any]) -> User:
+        now = utcnow()
+        user = User(
+            tenant_id=self.tenant_id, external_id=external_id, attributes=metadata, created_at=now, updated_at=now
+        )
+        self.session.add(user)
+        try:
+            await self.session.flush()
+        except IntegrityError:
+            await self.session.rollback()
+            raise Conflict(f"user {external_id!r} already exists") from None
+        return user
+
+    async def create(self, external_id: str, metadata: dict[str, Any]) -> User:
+        check_metadata(metadata)
+        if await self._find(external_id) is not None:
+            raise Conflict(f"user {external_id!r} already exists")
+        user = await self._insert(external_id, metadata)
+        await self.session.commit()
+        return user
+
+    async def list(self, *, limit: int, offset: int) -> tuple[list[User], int]:
+        where = User.tenant_id == self.tenant_id
+        total = await self.session.scalar(select(func.count()).select_from(User).where(where)) or 0
+        rows = await self.session.scalars(
+            select(User).where(where).order_by(User.created_at, User.id).limit(limit).offset(offset)
+        )
+        return list(rows), total
+
+    async def update_metadata(self, external_id: str, patch: dict[str, Any]) -> User:
+        user = await self.get(external_id)
+        merged = merge_patch(user.attributes, patch)
+        check_metadata(merged)
+        user.attributes = merged
+        user.updated_at = utcnow()
+        await self.session.commit()
+        return user
+
+    async def export(self, external_id: str) -> tuple[User, dict[str, Any]]:
+        user = await self.get(external_id)
+        return user, await self.registry.export(self.session, user_ref(user))
+
+    async def delete(self, external_id: str) -> dict[str, int]:
+        """Remove the user and everything every registered capability stores about them."""
+        user = await self.get(external_id)
+        ref = user_ref(user)
+        try:
+            counts = await self.registry.erase(self.session, ref)
+            await self.session.execute(delete(User).where(User.id == ref.id))
+            await self.session.commit()
+        except Exception:
+            await self.session.rollback()
+            raise
+        await self.registry.forget(ref)
+        log.info("user.deleted", extra={"tenant_id": ref.tenant_id, "user_pk": ref.id, "removed": counts})
+        return counts

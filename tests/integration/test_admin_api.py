@@ -1,0 +1,88 @@
+"""Tenants and API keys through the admin API."""
+
+from __future__ import annotations
+
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+from sqlalchemy import select
+
+from persona_api.store.tables import ApiKey
+from persona_api.store.tenants import hash_key
+from tests.conftest import TenantKey, admin_headers, new_tenant
+
+Client = AsyncTestClient[Litestar]
+
+
+async def test_admin_routes_need_the_admin_token(client: Client) -> None:
+    for headers in ({}, {"Authorization": "Bearer wrong-token-wrong-token"}, {"Authorization": "Basic abc"}):
+        response = await client.post("/v1/admin/tenants", json={"name": "x"}, headers=headers)
+        assert response.status_code == 401
+        assert response.headers["content-type"].startswith("application/problem+json")
+        assert response.headers["www-authenticate"] == "Bearer"
+
+
+async def test_an_api_key_is_not_an_admin_token(client: Client, tenant: TenantKey) -> None:
+    response = await client.post("/v1/admin/tenants", json={"name": "x"}, headers=tenant.headers)
+    assert response.status_code == 401
+
+
+async def test_key_is_shown_once_and_stored_only_as_a_hash(client: Client, app: Litestar) -> None:
+    created = await client.post("/v1/admin/tenants", json={"name": "shop"}, headers=admin_headers())
+    tenant_id = created.json()["id"]
+    issued = await client.post(f"/v1/admin/tenants/{tenant_id}/keys", json={"name": "web"}, headers=admin_headers())
+    body = issued.json()
+    assert body["key"].startswith(body["prefix"] + "_")
+    assert len(body["key"]) > 40
+
+    listed = await client.get(f"/v1/admin/tenants/{tenant_id}/keys", headers=admin_headers())
+    items = listed.json()["items"]
+    assert [k["id"] for k in items] == [body["id"]]
+    assert "key" not in items[0]
+    assert items[0]["prefix"] == body["prefix"]
+    assert body["key"] not in listed.text
+
+    async with app.state.engine.connect() as conn:
+        stored = (await conn.execute(select(ApiKey.secret_hash, ApiKey.prefix).where(ApiKey.id == body["id"]))).one()
+    assert stored.secret_hash == hash_key(body["key"])
+    assert body["key"] not in stored
+
+
+async def test_revoked_key_gets_401(client: Client, tenant: TenantKey) -> None:
+    assert (await client.get("/v1/users", headers=tenant.headers)).status_code == 200
+    revoked = await client.delete(f"/v1/admin/keys/{tenant.key_id}", headers=admin_headers())
+    assert revoked.status_code == 204
+    response = await client.get("/v1/users", headers=tenant.headers)
+    assert response.status_code == 401
+    listed = await client.get(f"/v1/admin/tenants/{tenant.tenant_id}/keys", headers=admin_headers())
+    assert listed.json()["items"][0]["revoked_at"] is not None
+
+
+async def test_unknown_tenant_and_key_are_404(client: Client) -> None:
+    assert (await client.post("/v1/admin/tenants/ten_nope/keys", json={}, headers=admin_headers())).status_code == 404
+    response = await client.delete("/v1/admin/keys/key_nope", headers=admin_headers())
+    assert response.status_code == 404
+    assert response.json()["type"] == "urn:persona-api:problem:not-found"
+
+
+async def test_tenants_are_listed_with_pagination(client: Client) -> None:
+    ids = [(await new_tenant(client, f"t{i}")).tenant_id for i in range(3)]
+    first = (await client.get("/v1/admin/tenants?limit=2&offset=0", headers=admin_headers())).json()
+    assert first["limit"] == 2 and first["offset"] == 0 and first["total"] >= 3
+    everything = []
+    offset = 0
+    while True:
+        page = (await client.get(f"/v1/admin/tenants?limit=2&offset={offset}", headers=admin_headers())).json()
+        everything += [t["id"] for t in page["items"]]
+        offset += 2
+        if offset >= page["total"]:
+            break
+    assert set(ids) <= set(everything)
+    assert len(everything) == len(set(everything))
+
+
+async def test_deleting_a_tenant_removes_its_users_and_keys(client: Client, tenant: TenantKey) -> None:
+    await client.post("/v1/users", json={"id": "u1"}, headers=tenant.headers)
+    response = await client.delete(f"/v1/admin/tenants/{tenant.tenant_id}", headers=admin_headers())
+    assert response.status_code == 204
+    assert (await client.get("/v1/users", headers=tenant.headers)).status_code == 401
+    assert (await client.get(f"/v1/admin/tenants/{tenant.tenant_id}", headers=admin_headers())).status_code == 404
