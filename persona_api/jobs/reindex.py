@@ -1,0 +1,180 @@
+"""``persona-api reindex``: run every registered step and publish one new artifact version.
+
+A one-shot process against the API's database. It holds the store's lock for its whole run, so two
+jobs never interleave; on any failure the staging folder is removed and ``CURRENT`` is untouched,
+so the API keeps serving the previous version.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+from tqdm import tqdm
+
+import persona_api
+from persona_api.config import Settings
+from persona_api.errors import ArtifactError
+from persona_api.jobs.steps import (
+    ProgressBar,
+    ProgressFactory,
+    Step,
+    StepContext,
+    StepRegistry,
+    StepResult,
+    default_registry,
+)
+from persona_api.recsys.artifacts import ArtifactStore, MetricValue, StagedVersion
+from persona_api.store.db import create_engine
+
+log = logging.getLogger("persona_api.jobs")
+
+
+async def run_reindex(
+    settings: Settings,
+    *,
+    engine: AsyncEngine | None = None,
+    registry: StepRegistry | None = None,
+    store: ArtifactStore | None = None,
+) -> str:
+    """Run the steps of ``registry`` (default: the built-in ones) and publish; returns the new version.
+
+    Raises ``ArtifactError`` naming the failed step (or the lock/publish problem). The engine is
+    created from ``settings`` and disposed unless one is passed in.
+    """
+    store = store or ArtifactStore(settings.models_dir, keep=settings.keep_versions)
+    registry = registry if registry is not None else default_registry()
+    own_engine = engine is None
+    db = engine if engine is not None else create_engine(settings, pooled=False)
+    try:
+        with store.lock():
+            store.cleanup_stale()
+            with store.stage() as staged:
+                return await _build_and_publish(settings, db, registry, store, staged)
+    finally:
+        if own_engine:
+            await db.dispose()
+
+
+async def _build_and_publish(
+    settings: Settings,
+    engine: AsyncEngine,
+    registry: StepRegistry,
+    store: ArtifactStore,
+    staged: StagedVersion,
+) -> str:
+    started = time.perf_counter()
+    log.info("reindex.started", extra={"version": staged.version, "steps": registry.names()})
+    input_rows: dict[str, int] = {}
+    metrics: dict[str, dict[str, MetricValue]] = {}
+    for step in registry:
+        result = await _run_step(step, settings, engine, staged)
+        # Steps that read the same table report it again; the later count is the fresher one.
+        input_rows.update(result.input_rows)
+        metrics[step.name] = dict(result.metrics)
+    try:
+        store.publish(
+            staged,
+            code_version=code_version(),
+            input_rows=input_rows,
+            metrics=metrics,
+            steps=registry.names(),
+        )
+    except OSError as exc:
+        log.error("reindex.failed", extra={"version": staged.version, "step": None}, exc_info=True)
+        raise ArtifactError(f"publishing version {staged.version} failed: {_one_line(exc)}") from exc
+    log.info(
+        "reindex.published",
+        extra={
+            "version": staged.version,
+            "input_rows": input_rows,
+            "seconds": round(time.perf_counter() - started, 3),
+        },
+    )
+    return staged.version
+
+
+async def _run_step(step: Step, settings: Settings, engine: AsyncEngine, staged: StagedVersion) -> StepResult:
+    started = time.perf_counter()
+    try:
+        with _step_bar(step.name) as progress:
+            ctx = StepContext(engine=engine, out_dir=staged.path, settings=settings, progress=progress)
+            result = await step.run(ctx)
+    except Exception as exc:
+        # Logged after the bar is closed so the traceback does not land mid-line.
+        log.error("reindex.failed", extra={"version": staged.version, "step": step.name}, exc_info=True)
+        raise ArtifactError(f"re-index step {step.name!r} failed: {_one_line(exc)}") from exc
+    log.info(
+        "reindex.step_finished",
+        extra={
+            "step": step.name,
+            "input_rows": result.input_rows,
+            "seconds": round(time.perf_counter() - started, 3),
+        },
+    )
+    return result
+
+
+@contextmanager
+def _step_bar(step_name: str) -> Iterator[ProgressFactory]:
+    """One tqdm bar per step on stderr, shown even if the step never reports progress."""
+    # mininterval keeps non-TTY output (CI logs, docker logs) to a line or so per second.
+    bar = tqdm(desc=step_name, total=None, unit="it", file=sys.stderr, mininterval=1.0, dynamic_ncols=True)
+
+    def progress(total: int | None, unit: str) -> ProgressBar:
+        bar.unit = unit
+        bar.reset(total=total)
+        typed: ProgressBar = bar
+        return typed
+
+    try:
+        yield progress
+    finally:
+        bar.close()
+
+
+def code_version() -> str:
+    """``persona_api.__version__``, plus the git commit when run from a checkout."""
+    version = persona_api.__version__
+    git = shutil.which("git")
+    if git is None:
+        return version
+    try:
+        # Fixed argv, no shell: nothing user-controlled reaches the command line.
+        out = subprocess.run(  # noqa: S603
+            [git, "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=5, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return version
+    sha = out.stdout.strip()
+    if out.returncode != 0 or not sha:
+        return version
+    return f"{version}{'.' if '+' in version else '+'}g{sha}"
+
+
+def _one_line(exc: BaseException) -> str:
+    """``Type: first line of the message``; database errors span lines, the log has the rest."""
+    lines = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
+
+
+def main(settings: Settings) -> int:
+    """Entry point of ``persona-api reindex``: prints the new version; 1 with a one-line error on failure."""
+    try:
+        version = asyncio.run(run_reindex(settings))
+    except ArtifactError as exc:
+        print(f"persona-api reindex: {exc.detail}", file=sys.stderr)
+        return 1
+    except Exception as exc:
+        log.error("reindex.failed", extra={"step": None}, exc_info=True)
+        print(f"persona-api reindex: {_one_line(exc)}", file=sys.stderr)
+        return 1
+    print(version)
+    return 0

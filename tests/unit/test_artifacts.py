@@ -1,0 +1,154 @@
+"""The artifact store: atomic publication, the CURRENT pointer, pruning, verification, the job lock."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+
+from persona_api.errors import ArtifactError
+from persona_api.recsys.artifacts import ArtifactStore, Manifest
+
+
+def _publish(store: ArtifactStore, payload: str = "x", **rows: int) -> str:
+    with store.stage() as staged:
+        (staged.path / "demo").mkdir()
+        (staged.path / "demo" / "data.txt").write_text(payload)
+        store.publish(
+            staged,
+            code_version="test",
+            input_rows=rows or {"users": 1},
+            metrics={"demo": {"items": 1}},
+            steps=["demo"],
+        )
+    return staged.version
+
+
+def test_publish_writes_manifest_and_switches_current(tmp_path: Path) -> None:
+    store = ArtifactStore(tmp_path, keep=3)
+    assert store.current_version() is None
+
+    version = _publish(store, "hello", tenants=2, users=3)
+
+    assert store.current_version() == version
+    assert (tmp_path / "CURRENT").read_text().strip() == version
+    manifest = store.manifest(version)
+    assert manifest.version == version
+    assert manifest.input_rows == {"tenants": 2, "users": 3}
+    assert manifest.files == {"demo/data.txt": hashlib.sha256(b"hello").hexdigest()}
+    assert manifest.metrics == {"demo": {"items": 1}}
+    assert manifest.steps == ["demo"]
+    assert Manifest.from_json(manifest.to_json()) == manifest
+    assert store.verify(version) == manifest
+    assert not list(tmp_path.glob(".staging-*"))
+    assert not (tmp_path / "CURRENT.tmp").exists()
+
+
+def test_versions_are_sorted_in_publication_order(tmp_path: Path) -> None:
+    store = ArtifactStore(tmp_path, keep=10)
+    published = [_publish(store, str(i)) for i in range(4)]
+    (tmp_path / ".staging-junk").mkdir()
+    (tmp_path / "not-a-version").mkdir()
+
+    assert store.versions() == published
+    assert store.current_version() == published[-1]
+
+
+def test_prune_keeps_newest_and_never_the_current(tmp_path: Path) -> None:
+    store = ArtifactStore(tmp_path, keep=2)
+    published = [_publish(store, str(i)) for i in range(4)]
+    assert store.versions() == published[-2:]
+    assert not list(tmp_path.glob(".trash-*"))
+
+    # After a manual rollback CURRENT names an older version; pruning must keep it.
+    (tmp_path / "CURRENT").write_text(published[2] + "\n")
+    strict = ArtifactStore(tmp_path, keep=1)
+    assert strict.prune() == []
+    assert strict.versions() == published[-2:]
+
+    (tmp_path / "CURRENT").write_text(published[3] + "\n")
+    assert strict.prune() == [published[2]]
+    assert strict.versions() == [published[3]]
+
+
+def test_exception_inside_stage_leaves_nothing(tmp_path: Path) -> None:
+    store = ArtifactStore(tmp_path, keep=3)
+    before = _publish(store)
+
+    with pytest.raises(RuntimeError, match="boom"), store.stage() as staged:
+        (staged.path / "partial.bin").write_bytes(b"\0" * 10)
+        raise RuntimeError("boom")
+
+    assert not staged.path.exists()
+    assert not list(tmp_path.glob(".staging-*"))
+    assert store.versions() == [before]
+    assert store.current_version() == before
+
+
+def test_stage_without_publish_is_discarded(tmp_path: Path) -> None:
+    store = ArtifactStore(tmp_path, keep=3)
+    with store.stage() as staged:
+        (staged.path / "file").write_text("x")
+    assert not staged.path.exists()
+    assert store.versions() == []
+    assert store.current_version() is None
+
+
+def test_verify_detects_tampering(tmp_path: Path) -> None:
+    store = ArtifactStore(tmp_path, keep=3)
+    version = _publish(store, "original")
+    (tmp_path / version / "demo" / "data.txt").write_text("tampered")
+    with pytest.raises(ArtifactError, match=r"demo/data\.txt"):
+        store.verify(version)
+
+    (tmp_path / version / "demo" / "data.txt").write_text("original")
+    store.verify(version)
+    (tmp_path / version / "demo" / "extra.txt").write_text("smuggled in")
+    with pytest.raises(ArtifactError, match=r"demo/extra\.txt"):
+        store.verify(version)
+
+
+def test_current_pointing_at_missing_or_bad_version_is_none(tmp_path: Path) -> None:
+    store = ArtifactStore(tmp_path, keep=3)
+    (tmp_path / "CURRENT").write_text("20990101T000000000000Z-abcd\n")
+    assert store.current_version() is None
+    (tmp_path / "CURRENT").write_text("../../etc\n")
+    assert store.current_version() is None
+    with pytest.raises(ArtifactError, match="invalid artifact version"):
+        store.path("../../etc")
+
+
+def test_malformed_manifest_is_an_artifact_error(tmp_path: Path) -> None:
+    store = ArtifactStore(tmp_path, keep=3)
+    version = _publish(store)
+    manifest_path = tmp_path / version / "manifest.json"
+    raw = json.loads(manifest_path.read_text())
+    raw["input_rows"] = {"users": "many"}
+    manifest_path.write_text(json.dumps(raw))
+    with pytest.raises(ArtifactError, match="malformed manifest"):
+        store.manifest(version)
+
+
+def test_lock_prevents_a_second_job(tmp_path: Path) -> None:
+    first = ArtifactStore(tmp_path, keep=3)
+    second = ArtifactStore(tmp_path, keep=3)
+    with first.lock(), pytest.raises(ArtifactError, match="another re-index job is running"), second.lock():
+        pass
+    with second.lock():
+        pass
+
+
+def test_cleanup_stale_removes_leftovers_only(tmp_path: Path) -> None:
+    store = ArtifactStore(tmp_path, keep=3)
+    version = _publish(store)
+    for leftover in (".staging-20200101T000000000000Z-0000", ".trash-20200101T000000000000Z-0001"):
+        (tmp_path / leftover / "step").mkdir(parents=True)
+        (tmp_path / leftover / "step" / "partial.bin").write_bytes(b"\0")
+
+    removed = store.cleanup_stale()
+
+    assert removed == [".staging-20200101T000000000000Z-0000", ".trash-20200101T000000000000Z-0001"]
+    assert sorted(p.name for p in tmp_path.iterdir() if p.is_dir()) == [version]
+    assert store.current_version() == version
