@@ -129,12 +129,17 @@ def create_app(
                 exclude=UNLIMITED_PATHS,
             ).middleware
         )
-    prometheus = PrometheusConfig(app_name="persona_api", prefix="persona", group_path=True, exclude=OPS_PATHS)
+    prometheus = PrometheusConfig(
+        app_name="persona_api", prefix="persona", group_path=True, exclude=OPS_PATHS
+    )
     middleware.append(prometheus.middleware)
 
     app = Litestar(
         route_handlers=[healthz, readyz, _Metrics, AdminController, UserController],
-        dependencies={"auth_tenant": Provide(provide_tenant_id), "page": Provide(provide_page, sync_to_thread=False)},
+        dependencies={
+            "auth_tenant": Provide(provide_tenant_id),
+            "page": Provide(provide_page, sync_to_thread=False),
+        },
         plugins=[SQLAlchemyPlugin(config=db_config)],
         middleware=middleware,
         exception_handlers=problem_handlers(),
@@ -150,19 +155,23 @@ def create_app(
             components=Components(
                 security_schemes={
                     "apiKey": SecurityScheme(type="http", scheme="bearer", description="Tenant API key"),
-                    "adminToken": SecurityScheme(type="http", scheme="bearer", description="PERSONA_ADMIN_TOKEN"),
+                    "adminToken": SecurityScheme(
+                        type="http", scheme="bearer", description="PERSONA_ADMIN_TOKEN"
+                    ),
                 }
             ),
             security=[{"apiKey": []}],
         ),
-        state=State({
-            "settings": settings,
-            "engine": engine,
-            "admin_token": resolve_admin_token(settings),
-            "user_data": user_data,
-            "artifacts": artifacts,
-            "schema_head": head_revision(),
-        }),
+        state=State(
+            {
+                "settings": settings,
+                "engine": engine,
+                "admin_token": resolve_admin_token(settings),
+                "user_data": user_data,
+                "artifacts": artifacts,
+                "schema_head": head_revision(),
+            }
+        ),
         debug=False,
     )
     app.asgi_handler = RequestIdMiddleware(app.asgi_handler)

@@ -46,7 +46,9 @@ def _reindex(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="persona-api", description="Open personalization service for LLM apps.")
+    parser = argparse.ArgumentParser(
+        prog="persona-api", description="Open personalization service for LLM apps."
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="run the HTTP API (applies migrations first unless disabled)")
     serve.add_argument("--host", help="bind address (default PERSONA_HOST or 127.0.0.1)")

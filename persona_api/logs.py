@@ -37,7 +37,9 @@ class JsonFormatter(logging.Formatter):
 def configure_logging(level: str, *, json_lines: bool = True) -> None:
     """Route the service's and the server's loggers to stderr in one format."""
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter() if json_lines else logging.Formatter("%(levelname)s %(name)s %(message)s"))
+    handler.setFormatter(
+        JsonFormatter() if json_lines else logging.Formatter("%(levelname)s %(name)s %(message)s")
+    )
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

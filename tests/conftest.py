@@ -7,14 +7,17 @@ import os
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
+from sqlalchemy import Executable, Row
 
 from persona_api.app import create_app
 from persona_api.config import Settings
 from persona_api.store import migrate
+from persona_api.store.db import create_engine
 
 ADMIN_TOKEN = "test-admin-token-0123456789"
 
@@ -74,7 +77,9 @@ async def new_tenant(client: AsyncTestClient[Litestar], name: str = "acme") -> T
     response = await client.post("/v1/admin/tenants", json={"name": name}, headers=admin_headers())
     assert response.status_code == 201, response.text
     tenant_id = response.json()["id"]
-    response = await client.post(f"/v1/admin/tenants/{tenant_id}/keys", json={"name": "ci"}, headers=admin_headers())
+    response = await client.post(
+        f"/v1/admin/tenants/{tenant_id}/keys", json={"name": "ci"}, headers=admin_headers()
+    )
     assert response.status_code == 201, response.text
     body = response.json()
     return TenantKey(tenant_id=tenant_id, key=body["key"], key_id=body["id"])
@@ -83,3 +88,14 @@ async def new_tenant(client: AsyncTestClient[Litestar], name: str = "acme") -> T
 @pytest.fixture
 async def tenant(client: AsyncTestClient[Litestar]) -> TenantKey:
     return await new_tenant(client)
+
+
+async def fetch_all(database_url: str, statement: Executable) -> list[Row[Any]]:
+    """Read the database directly, on the test's own event loop (the app under test runs its
+    own engine on the test client's loop, which must not be shared)."""
+    engine = create_engine(Settings(database_url=database_url), pooled=False)
+    try:
+        async with engine.connect() as conn:
+            return list((await conn.execute(statement)).all())
+    finally:
+        await engine.dispose()

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, Request, delete, get, post
-from litestar.params import FromPath, JSONBody
 from litestar.di import NamedDependency, Provide
 from litestar.pagination import OffsetPagination
+from litestar.params import FromPath, JSONBody
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from persona_api.http.auth import admin_guard
@@ -44,18 +44,26 @@ class AdminController(Controller):
     dependencies = {"tenants": Provide(provide_tenants)}
 
     @post("/tenants", operation_id="createTenant", summary="Create a tenant (a client app)")
-    async def create_tenant(self, data: JSONBody[TenantCreate], tenants: NamedDependency[TenantService]) -> TenantOut:
+    async def create_tenant(
+        self, data: JSONBody[TenantCreate], tenants: NamedDependency[TenantService]
+    ) -> TenantOut:
         row = await tenants.create_tenant(data.name)
         await tenants.session.commit()
         return _tenant(row)
 
     @get("/tenants", operation_id="listTenants", summary="List tenants")
-    async def list_tenants(self, tenants: NamedDependency[TenantService], page: NamedDependency[PageRequest]) -> OffsetPagination[TenantOut]:
+    async def list_tenants(
+        self, tenants: NamedDependency[TenantService], page: NamedDependency[PageRequest]
+    ) -> OffsetPagination[TenantOut]:
         rows, total = await tenants.list_tenants(limit=page.limit, offset=page.offset)
-        return OffsetPagination(items=[_tenant(r) for r in rows], limit=page.limit, offset=page.offset, total=total)
+        return OffsetPagination(
+            items=[_tenant(r) for r in rows], limit=page.limit, offset=page.offset, total=total
+        )
 
     @get("/tenants/{tenant_id:str}", operation_id="getTenant", summary="Get a tenant")
-    async def get_tenant(self, tenant_id: FromPath[str], tenants: NamedDependency[TenantService]) -> TenantOut:
+    async def get_tenant(
+        self, tenant_id: FromPath[str], tenants: NamedDependency[TenantService]
+    ) -> TenantOut:
         return _tenant(await tenants.get_tenant(tenant_id))
 
     @delete(
@@ -63,7 +71,12 @@ class AdminController(Controller):
         operation_id="deleteTenant",
         summary="Delete a tenant with its keys and all its users' data",
     )
-    async def delete_tenant(self, tenant_id: FromPath[str], tenants: NamedDependency[TenantService], request: Request[Any, Any, Any]) -> None:
+    async def delete_tenant(
+        self,
+        tenant_id: FromPath[str],
+        tenants: NamedDependency[TenantService],
+        request: Request[Any, Any, Any],
+    ) -> None:
         await tenants.delete_tenant(tenant_id)
         await tenants.session.commit()
         await request.app.state.user_data.forget_tenant(tenant_id)
@@ -73,12 +86,21 @@ class AdminController(Controller):
         operation_id="issueApiKey",
         summary="Issue an API key for a tenant (the key is shown once)",
     )
-    async def issue_key(self, tenant_id: FromPath[str], tenants: NamedDependency[TenantService], data: JSONBody[KeyCreate | None] = None) -> IssuedKeyOut:
+    async def issue_key(
+        self,
+        tenant_id: FromPath[str],
+        tenants: NamedDependency[TenantService],
+        data: JSONBody[KeyCreate | None] = None,
+    ) -> IssuedKeyOut:
         issued = await tenants.issue_key(tenant_id, data.name if data else "")
         await tenants.session.commit()
         row = issued.row
         return IssuedKeyOut(
-            id=row.id, tenant_id=row.tenant_id, name=row.name, prefix=row.prefix, key=issued.secret,
+            id=row.id,
+            tenant_id=row.tenant_id,
+            name=row.name,
+            prefix=row.prefix,
+            key=issued.secret,
             created_at=row.created_at,
         )
 
@@ -87,9 +109,16 @@ class AdminController(Controller):
         operation_id="listApiKeys",
         summary="List a tenant's API keys (prefixes only)",
     )
-    async def list_keys(self, tenant_id: FromPath[str], tenants: NamedDependency[TenantService], page: NamedDependency[PageRequest]) -> OffsetPagination[KeyOut]:
+    async def list_keys(
+        self,
+        tenant_id: FromPath[str],
+        tenants: NamedDependency[TenantService],
+        page: NamedDependency[PageRequest],
+    ) -> OffsetPagination[KeyOut]:
         rows, total = await tenants.list_keys(tenant_id, limit=page.limit, offset=page.offset)
-        return OffsetPagination(items=[_key(r) for r in rows], limit=page.limit, offset=page.offset, total=total)
+        return OffsetPagination(
+            items=[_key(r) for r in rows], limit=page.limit, offset=page.offset, total=total
+        )
 
     @delete("/keys/{key_id:str}", operation_id="revokeApiKey", summary="Revoke an API key")
     async def revoke_key(self, key_id: FromPath[str], tenants: NamedDependency[TenantService]) -> None:

@@ -11,8 +11,8 @@ import hmac
 from typing import Any
 
 from litestar import Request
-from litestar.di import NamedDependency
 from litestar.connection import ASGIConnection
+from litestar.di import NamedDependency
 from litestar.handlers import BaseRouteHandler
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -30,7 +30,9 @@ def bearer_token(headers: Any) -> str | None:
     return str(token.strip())
 
 
-async def provide_tenant_id(request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession]) -> str:
+async def provide_tenant_id(
+    request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession]
+) -> str:
     """Dependency ``auth_tenant``: the tenant id of the request's API key, or 401."""
     token = bearer_token(request.headers)
     if token is None:

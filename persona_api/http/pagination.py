@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-
 from typing import Annotated
 
 from litestar.params import QueryParameter

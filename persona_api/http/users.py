@@ -6,9 +6,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from litestar import Controller, Request, delete, get, patch, post
-from litestar.params import FromPath, JSONBody
 from litestar.di import NamedDependency, Provide
 from litestar.pagination import OffsetPagination
+from litestar.params import FromPath, JSONBody
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from persona_api.http.pagination import PageRequest
@@ -16,11 +16,18 @@ from persona_api.http.schemas import UserCreate, UserExport, UserOut, UserPatch
 from persona_api.store.tables import User
 from persona_api.store.users import UserService
 
+
 def user_out(row: User) -> UserOut:
-    return UserOut(id=row.external_id, metadata=row.attributes, created_at=row.created_at, updated_at=row.updated_at)
+    return UserOut(
+        id=row.external_id, metadata=row.attributes, created_at=row.created_at, updated_at=row.updated_at
+    )
 
 
-async def provide_users(request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession], auth_tenant: NamedDependency[str]) -> UserService:
+async def provide_users(
+    request: Request[Any, Any, Any],
+    db_session: NamedDependency[AsyncSession],
+    auth_tenant: NamedDependency[str],
+) -> UserService:
     return UserService(db_session, auth_tenant, request.app.state.user_data)
 
 
@@ -34,16 +41,22 @@ class UserController(Controller):
         return user_out(await users.create(data.id, data.metadata))
 
     @get(operation_id="listUsers", summary="List users")
-    async def list_users(self, users: NamedDependency[UserService], page: NamedDependency[PageRequest]) -> OffsetPagination[UserOut]:
+    async def list_users(
+        self, users: NamedDependency[UserService], page: NamedDependency[PageRequest]
+    ) -> OffsetPagination[UserOut]:
         rows, total = await users.list(limit=page.limit, offset=page.offset)
-        return OffsetPagination(items=[user_out(r) for r in rows], limit=page.limit, offset=page.offset, total=total)
+        return OffsetPagination(
+            items=[user_out(r) for r in rows], limit=page.limit, offset=page.offset, total=total
+        )
 
     @get("/{user_id:str}", operation_id="getUser", summary="Get a user")
     async def get_user(self, user_id: FromPath[str], users: NamedDependency[UserService]) -> UserOut:
         return user_out(await users.get(user_id))
 
     @patch("/{user_id:str}", operation_id="updateUser", summary="Update a user's metadata (JSON merge patch)")
-    async def update_user(self, user_id: FromPath[str], data: JSONBody[UserPatch], users: NamedDependency[UserService]) -> UserOut:
+    async def update_user(
+        self, user_id: FromPath[str], data: JSONBody[UserPatch], users: NamedDependency[UserService]
+    ) -> UserOut:
         return user_out(await users.update_metadata(user_id, data.metadata))
 
     @delete(

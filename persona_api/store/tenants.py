@@ -106,7 +106,9 @@ class TenantService:
         if not secret.startswith(KEY_PREFIX):
             raise Unauthorized("invalid API key")
         tenant_id = await self.session.scalar(
-            select(ApiKey.tenant_id).where(ApiKey.secret_hash == hash_key(secret), ApiKey.revoked_at.is_(None))
+            select(ApiKey.tenant_id).where(
+                ApiKey.secret_hash == hash_key(secret), ApiKey.revoked_at.is_(None)
+            )
         )
         if tenant_id is None:
             raise Unauthorized("invalid or revoked API key")

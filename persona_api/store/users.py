@@ -56,9 +56,10 @@ class UserService:
         self.registry = registry
 
     async def _find(self, external_id: str) -> User | None:
-        return await self.session.scalar(
+        user: User | None = await self.session.scalar(
             select(User).where(User.tenant_id == self.tenant_id, User.external_id == external_id)
         )
+        return user
 
     async def get(self, external_id: str) -> User:
         user = await self._find(external_id)
@@ -76,7 +77,11 @@ class UserService:
     async def _insert(self, external_id: str, metadata: dict[str, Any]) -> User:
         now = utcnow()
         user = User(
-            tenant_id=self.tenant_id, external_id=external_id, attributes=metadata, created_at=now, updated_at=now
+            tenant_id=self.tenant_id,
+            external_id=external_id,
+            attributes=metadata,
+            created_at=now,
+            updated_at=now,
         )
         self.session.add(user)
         try:

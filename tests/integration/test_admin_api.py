@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from persona_api.store.tables import ApiKey
 from persona_api.store.tenants import hash_key
-from tests.conftest import TenantKey, admin_headers, new_tenant
+from tests.conftest import TenantKey, admin_headers, fetch_all, new_tenant
 
 Client = AsyncTestClient[Litestar]
 
@@ -26,10 +26,12 @@ async def test_an_api_key_is_not_an_admin_token(client: Client, tenant: TenantKe
     assert response.status_code == 401
 
 
-async def test_key_is_shown_once_and_stored_only_as_a_hash(client: Client, app: Litestar) -> None:
+async def test_key_is_shown_once_and_stored_only_as_a_hash(client: Client, database_url: str) -> None:
     created = await client.post("/v1/admin/tenants", json={"name": "shop"}, headers=admin_headers())
     tenant_id = created.json()["id"]
-    issued = await client.post(f"/v1/admin/tenants/{tenant_id}/keys", json={"name": "web"}, headers=admin_headers())
+    issued = await client.post(
+        f"/v1/admin/tenants/{tenant_id}/keys", json={"name": "web"}, headers=admin_headers()
+    )
     body = issued.json()
     assert body["key"].startswith(body["prefix"] + "_")
     assert len(body["key"]) > 40
@@ -41,8 +43,9 @@ async def test_key_is_shown_once_and_stored_only_as_a_hash(client: Client, app: 
     assert items[0]["prefix"] == body["prefix"]
     assert body["key"] not in listed.text
 
-    async with app.state.engine.connect() as conn:
-        stored = (await conn.execute(select(ApiKey.secret_hash, ApiKey.prefix).where(ApiKey.id == body["id"]))).one()
+    [stored] = await fetch_all(
+        database_url, select(ApiKey.secret_hash, ApiKey.prefix).where(ApiKey.id == body["id"])
+    )
     assert stored.secret_hash == hash_key(body["key"])
     assert body["key"] not in stored
 
@@ -58,7 +61,9 @@ async def test_revoked_key_gets_401(client: Client, tenant: TenantKey) -> None:
 
 
 async def test_unknown_tenant_and_key_are_404(client: Client) -> None:
-    assert (await client.post("/v1/admin/tenants/ten_nope/keys", json={}, headers=admin_headers())).status_code == 404
+    assert (
+        await client.post("/v1/admin/tenants/ten_nope/keys", json={}, headers=admin_headers())
+    ).status_code == 404
     response = await client.delete("/v1/admin/keys/key_nope", headers=admin_headers())
     assert response.status_code == 404
     assert response.json()["type"] == "urn:persona-api:problem:not-found"
@@ -71,7 +76,9 @@ async def test_tenants_are_listed_with_pagination(client: Client) -> None:
     everything = []
     offset = 0
     while True:
-        page = (await client.get(f"/v1/admin/tenants?limit=2&offset={offset}", headers=admin_headers())).json()
+        page = (
+            await client.get(f"/v1/admin/tenants?limit=2&offset={offset}", headers=admin_headers())
+        ).json()
         everything += [t["id"] for t in page["items"]]
         offset += 2
         if offset >= page["total"]:
@@ -85,4 +92,6 @@ async def test_deleting_a_tenant_removes_its_users_and_keys(client: Client, tena
     response = await client.delete(f"/v1/admin/tenants/{tenant.tenant_id}", headers=admin_headers())
     assert response.status_code == 204
     assert (await client.get("/v1/users", headers=tenant.headers)).status_code == 401
-    assert (await client.get(f"/v1/admin/tenants/{tenant.tenant_id}", headers=admin_headers())).status_code == 404
+    assert (
+        await client.get(f"/v1/admin/tenants/{tenant.tenant_id}", headers=admin_headers())
+    ).status_code == 404

@@ -19,7 +19,9 @@ def publish_version(settings: Settings, payload: str) -> str:
     store = ArtifactStore(settings.models_dir, keep=settings.keep_versions)
     with store.stage() as staged:
         (staged.path / "probe.txt").write_text(payload)
-        manifest = store.publish(staged, code_version="test", input_rows={"users": 0}, metrics={}, steps=["probe"])
+        manifest = store.publish(
+            staged, code_version="test", input_rows={"users": 0}, metrics={}, steps=["probe"]
+        )
     return manifest.version
 
 
@@ -70,7 +72,12 @@ async def test_every_operation_is_documented(client: Client) -> None:
     ids = [op.get("operationId") for op in operations]
     assert all(ids) and len(ids) == len(set(ids))
     assert all(op.get("summary") for op in operations)
-    for required in ("/v1/admin/tenants", "/v1/users", "/v1/users/{user_id}/export", "/v1/admin/keys/{key_id}"):
+    for required in (
+        "/v1/admin/tenants",
+        "/v1/users",
+        "/v1/users/{user_id}/export",
+        "/v1/admin/keys/{key_id}",
+    ):
         assert required in spec["paths"]
     ui = await client.get("/schema")
     assert ui.status_code == 200 and "<html" in ui.text.lower()

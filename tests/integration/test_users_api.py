@@ -14,21 +14,25 @@ from persona_api.app import create_app
 from persona_api.config import Settings
 from persona_api.store.tables import User
 from persona_api.store.userdata import UserRef
-from tests.conftest import TenantKey, new_tenant
+from tests.conftest import TenantKey, fetch_all, new_tenant
 
 Client = AsyncTestClient[Litestar]
 
 
 async def test_create_get_update_list_delete(client: Client, tenant: TenantKey) -> None:
     h = tenant.headers
-    created = await client.post("/v1/users", json={"id": "alice", "metadata": {"plan": "pro", "tz": "UTC"}}, headers=h)
+    created = await client.post(
+        "/v1/users", json={"id": "alice", "metadata": {"plan": "pro", "tz": "UTC"}}, headers=h
+    )
     assert created.status_code == 201
     assert created.json()["id"] == "alice" and created.json()["metadata"] == {"plan": "pro", "tz": "UTC"}
 
     got = await client.get("/v1/users/alice", headers=h)
     assert got.json()["metadata"]["plan"] == "pro"
 
-    patched = await client.patch("/v1/users/alice", json={"metadata": {"plan": None, "lang": "en"}}, headers=h)
+    patched = await client.patch(
+        "/v1/users/alice", json={"metadata": {"plan": None, "lang": "en"}}, headers=h
+    )
     assert patched.status_code == 200
     assert patched.json()["metadata"] == {"tz": "UTC", "lang": "en"}
 
@@ -37,7 +41,9 @@ async def test_create_get_update_list_delete(client: Client, tenant: TenantKey) 
     assert (await client.delete("/v1/users/alice", headers=h)).status_code == 404
 
 
-async def test_duplicate_external_id_is_a_conflict_and_changes_nothing(client: Client, tenant: TenantKey) -> None:
+async def test_duplicate_external_id_is_a_conflict_and_changes_nothing(
+    client: Client, tenant: TenantKey
+) -> None:
     h = tenant.headers
     await client.post("/v1/users", json={"id": "bob", "metadata": {"v": 1}}, headers=h)
     again = await client.post("/v1/users", json={"id": "bob", "metadata": {"v": 2}}, headers=h)
@@ -115,6 +121,7 @@ class RecordingHandler:
 
 @pytest.mark.parametrize("fail_erase", [False, True])
 async def test_delete_goes_through_every_registered_handler(settings: Settings, fail_erase: bool) -> None:
+    url = settings.database_url
     handler = RecordingHandler(fail_erase=fail_erase)
     app = create_app(settings, user_data_handlers=(handler,))
     async with AsyncTestClient(app=app) as client:
@@ -135,15 +142,16 @@ async def test_delete_goes_through_every_registered_handler(settings: Settings, 
             assert response.status_code == 204
             assert [u.external_id for u in handler.erased] == ["dora"]
             assert [u.external_id for u in handler.forgotten] == ["dora"]
-            async with app.state.engine.connect() as conn:
-                left = await conn.scalar(
-                    select(func.count()).select_from(User).where(User.tenant_id == tenant.tenant_id)
-                )
+            [(left,)] = await fetch_all(
+                url, select(func.count()).select_from(User).where(User.tenant_id == tenant.tenant_id)
+            )
             assert left == 0
 
 
 async def test_metadata_size_is_bounded(client: Client, tenant: TenantKey) -> None:
-    response = await client.post("/v1/users", json={"id": "big", "metadata": {"blob": "x" * 20_000}}, headers=tenant.headers)
+    response = await client.post(
+        "/v1/users", json={"id": "big", "metadata": {"blob": "x" * 20_000}}, headers=tenant.headers
+    )
     assert response.status_code == 422
     assert response.json()["errors"] == [{"field": "metadata", "message": "at most 16384 bytes of JSON"}]
     assert (await client.get("/v1/users/big", headers=tenant.headers)).status_code == 404

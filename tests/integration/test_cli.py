@@ -1,0 +1,157 @@
+"""The command line as a new user meets it: `persona-api serve` with no configuration, the
+README's curl quickstart against it, and `persona-api reindex` hot-swapped into the running API."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _clean_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PERSONA_")}
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def _get(url: str) -> tuple[int, dict[str, object]]:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def quickstart_script(base: str) -> str:
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("## Quickstart with curl", 1)[1]
+    block = re.search(r"```bash\n(.*?)```", section, re.S)
+    assert block, "README has no bash block in the quickstart section"
+    script = block.group(1)
+    assert "BASE=http://127.0.0.1:8000\n" in script
+    return "set -euo pipefail\n" + script.replace("BASE=http://127.0.0.1:8000\n", f"BASE={base}\n")
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    port = _free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "persona_api", "serve", "--port", str(port)],
+        cwd=tmp_path,
+        env=_clean_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if server.poll() is not None:
+                pytest.fail(f"serve exited early:\n{server.stdout.read() if server.stdout else ''}")
+            try:
+                if _get(f"{base}/healthz")[0] == 200:
+                    break
+            except OSError:
+                time.sleep(0.2)
+        else:
+            pytest.fail("serve did not answer /healthz within 60 s")
+        yield base, tmp_path
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+        if server.stdout:
+            server.stdout.close()
+
+
+def test_serve_with_no_configuration_then_quickstart_then_reindex(served: tuple[str, Path]) -> None:
+    base, cwd = served
+    assert (cwd / "var" / "persona.db").is_file()
+    assert (cwd / "var" / "admin_token").stat().st_mode & 0o777 == 0o600
+    status, ready = _get(f"{base}/readyz")
+    assert status == 200 and ready["status"] == "ready" and ready["artifact_version"] is None
+    with urllib.request.urlopen(f"{base}/schema", timeout=5) as ui:
+        assert ui.status == 200 and b"<html" in ui.read().lower()
+
+    result = subprocess.run(
+        ["bash", "-c", quickstart_script(base)], cwd=cwd, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.strip().splitlines()
+    created = json.loads(lines[0])
+    assert created["id"] == "alice" and created["metadata"] == {"locale": "en"}
+    assert json.loads(lines[1])["metadata"] == {"locale": "en", "plan": "pro"}
+    assert json.loads(lines[2])["total"] == 1
+    assert json.loads(lines[3])["user"]["id"] == "alice"
+    assert lines[4] == "204"
+    assert json.loads(lines[5])["status"] == 404
+
+    job = subprocess.run(
+        [sys.executable, "-m", "persona_api", "reindex"],
+        cwd=cwd,
+        env=_clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert job.returncode == 0, job.stderr
+    version = job.stdout.strip().splitlines()[-1]
+    assert (cwd / "models" / "CURRENT").read_text().strip() == version
+    manifest = json.loads((cwd / "models" / version / "manifest.json").read_text())
+    assert manifest["input_rows"]["tenants"] == 1
+    deadline = time.monotonic() + 20  # the API polls CURRENT every 5 s by default
+    while _get(f"{base}/readyz")[1]["artifact_version"] != version and time.monotonic() < deadline:
+        time.sleep(0.25)
+    assert _get(f"{base}/readyz")[1]["artifact_version"] == version
+
+
+def test_reindex_against_an_unreachable_database_fails_cleanly(tmp_path: Path) -> None:
+    env = _clean_env() | {"PERSONA_DATABASE_URL": "postgresql+asyncpg://nobody@127.0.0.1:1/none"}
+    job = subprocess.run(
+        [sys.executable, "-m", "persona_api", "reindex"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert job.returncode == 1
+    last = job.stderr.strip().splitlines()[-1]
+    assert last.startswith("persona-api reindex: re-index step 'tenants' failed")
+    assert "ConnectionRefusedError" in last
+    assert not (tmp_path / "models" / "CURRENT").exists()
+
+
+def test_bad_configuration_is_reported_by_name(tmp_path: Path) -> None:
+    env = _clean_env() | {"PERSONA_PORTT": "1"}
+    job = subprocess.run(
+        [sys.executable, "-m", "persona_api", "serve"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert job.returncode == 2
+    assert "PERSONA_PORTT" in job.stderr
