@@ -172,6 +172,8 @@ def create_app(
                 "schema_head": head_revision(),
             }
         ),
+        # Logging is configured once by the entry point (persona_api.logs), not per app.
+        logging_config=None,
         debug=False,
     )
     app.asgi_handler = RequestIdMiddleware(app.asgi_handler)

@@ -12,7 +12,8 @@ from typing import Any
 
 from persona_api.http.requestid import current_request_id
 
-_STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
+# Attributes every LogRecord has, plus uvicorn's ANSI-coloured duplicate of the message.
+_STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName", "color_message"}
 
 
 class JsonFormatter(logging.Formatter):
@@ -49,3 +50,5 @@ def configure_logging(level: str, *, json_lines: bool = True) -> None:
         logger.propagate = True
     # The service writes its own access log with the request id; uvicorn's would be a duplicate.
     logging.getLogger("uvicorn.access").disabled = True
+    # Alembic announces every plugin it sets up; only its migration lines are worth keeping.
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)

@@ -49,8 +49,24 @@ def quickstart_script(base: str) -> str:
     return "set -euo pipefail\n" + script.replace("BASE=http://127.0.0.1:8000\n", f"BASE={base}\n")
 
 
+class Served:
+    def __init__(self, base: str, cwd: Path, process: subprocess.Popen[str]) -> None:
+        self.base, self.cwd, self.process = base, cwd, process
+
+    def stop(self) -> str:
+        """Stop the server gracefully and return everything it logged."""
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        return self.process.stdout.read() if self.process.stdout else ""
+
+
 @pytest.fixture
-def served(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+def served(tmp_path: Path) -> Iterator[Served]:
     port = _free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "persona_api", "serve", "--port", str(port)],
@@ -73,20 +89,15 @@ def served(tmp_path: Path) -> Iterator[tuple[str, Path]]:
                 time.sleep(0.2)
         else:
             pytest.fail("serve did not answer /healthz within 60 s")
-        yield base, tmp_path
+        yield Served(base, tmp_path, server)
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        Served(base, tmp_path, server).stop()
         if server.stdout:
             server.stdout.close()
 
 
-def test_serve_with_no_configuration_then_quickstart_then_reindex(served: tuple[str, Path]) -> None:
-    base, cwd = served
+def test_serve_with_no_configuration_then_quickstart_then_reindex(served: Served) -> None:
+    base, cwd = served.base, served.cwd
     assert (cwd / "var" / "persona.db").is_file()
     assert (cwd / "var" / "admin_token").stat().st_mode & 0o777 == 0o600
     status, ready = _get(f"{base}/readyz")
@@ -124,6 +135,14 @@ def test_serve_with_no_configuration_then_quickstart_then_reindex(served: tuple[
     while _get(f"{base}/readyz")[1]["artifact_version"] != version and time.monotonic() < deadline:
         time.sleep(0.25)
     assert _get(f"{base}/readyz")[1]["artifact_version"] == version
+
+    # Structured logs: one JSON object per line, each request with its id, no user content.
+    entries = [json.loads(line) for line in served.stop().splitlines() if line.strip()]
+    assert entries and all({"ts", "level", "logger", "event"} <= e.keys() for e in entries)
+    requests = [e for e in entries if e["event"] == "request.completed"]
+    assert len(requests) >= 8 and all(len(e["request_id"]) == 32 for e in requests)
+    assert any(e["event"] == "artifacts.loaded" and e.get("version") == version for e in entries)
+    assert not any("alice" in json.dumps(e) and e["event"] != "request.completed" for e in entries)
 
 
 def test_reindex_against_an_unreachable_database_fails_cleanly(tmp_path: Path) -> None:

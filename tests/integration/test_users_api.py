@@ -14,7 +14,7 @@ from persona_api.app import create_app
 from persona_api.config import Settings
 from persona_api.store.tables import User
 from persona_api.store.userdata import UserRef
-from tests.conftest import TenantKey, fetch_all, new_tenant
+from tests.conftest import TenantKey, admin_headers, fetch_all, new_tenant
 
 Client = AsyncTestClient[Litestar]
 
@@ -146,6 +146,11 @@ async def test_delete_goes_through_every_registered_handler(settings: Settings, 
                 url, select(func.count()).select_from(User).where(User.tenant_id == tenant.tenant_id)
             )
             assert left == 0
+            # Deleting the tenant tells every handler to drop the tenant's derived state.
+            assert (
+                await client.delete(f"/v1/admin/tenants/{tenant.tenant_id}", headers=admin_headers())
+            ).status_code == 204
+            assert handler.forgotten_tenants == [tenant.tenant_id]
 
 
 async def test_metadata_size_is_bounded(client: Client, tenant: TenantKey) -> None:
