@@ -1,0 +1,675 @@
+"""Deterministic, LLM-free extraction of egocentric memories from conversation turns.
+
+Each turn becomes zero or more :class:`MemoryCandidate` objects written in the third person from the
+owner's point of view ("Caroline said: Caroline went to a LGBTQ support group yesterday (7 May 2023) ..."),
+tagged with whom they are about and when. The rules are plain English-conversation heuristics built on
+``re``: split into sentences, drop greetings, fillers and questions, attribute each sentence to the
+speaker or an addressee, rewrite pronouns into names and resolve relative dates. ``fact_key_for`` names
+the slot of single-valued facts (residence, job, age...) so that a newer memory can supersede an older one.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Protocol
+
+__all__ = [
+    "Extractor",
+    "MemoryCandidate",
+    "RuleExtractor",
+    "TurnInput",
+    "fact_key_for",
+    "resolve_relative_dates",
+    "split_sentences",
+]
+
+
+@dataclass(frozen=True)
+class TurnInput:
+    """One conversation turn as the extractor sees it."""
+
+    turn_id: str
+    speaker: str
+    text: str
+    at: datetime
+    addressees: tuple[str, ...]
+    previous: tuple[tuple[str, str], ...] = ()
+    previous_ids: tuple[str, ...] = ()
+    """Turn ids of ``previous``, same order; a memory that quotes a question names its turn too."""
+
+
+@dataclass(frozen=True)
+class MemoryCandidate:
+    """A self-contained third-person memory about ``subject``, observed at ``observed_at``."""
+
+    text: str
+    subject: str
+    source_turn_ids: tuple[str, ...]
+    observed_at: datetime
+    fact_key: str | None
+
+
+class Extractor(Protocol):
+    """Turns conversation turns into memory candidates (rule-based here; an LLM extractor may follow)."""
+
+    def extract(self, turns: Sequence[TurnInput]) -> list[MemoryCandidate]: ...
+
+
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+# --- sentences -------------------------------------------------------------------------------------------
+
+_EMOJI = "\U0001f000-\U0001faff\u2600-\u27bf\u2b00-\u2bff\ufe0f\u200d"
+_EMOJI_RE = re.compile(f"[{_EMOJI}]+")
+_BOUNDARY_RE = re.compile(rf"(?:\.{{3,}}|…|[.!?]+|[{_EMOJI}]+)[\"')\]]*(?:\s*[{_EMOJI}]+)*(?=\s|$)")
+_ABBREVIATIONS = _words(
+    "mr mrs ms dr prof st jr sr vs etc e.g i.e a.m p.m u.s no approx dept inc ltd co mt ft"
+)
+
+
+def _accept_boundary(text: str, start: int, end: int) -> bool:
+    """Whether the punctuation at ``text[start:end]`` ends a sentence."""
+    mark = text[start]
+    rest = text[end:].lstrip()
+    nxt = rest[0] if rest else ""
+    if mark in "!?":
+        return True
+    if mark == "." and text[start : start + 3] != "...":
+        word = text[:start].rsplit(None, 1)[-1].lower() if text[:start].strip() else ""
+        if word.lstrip("(\"'") in _ABBREVIATIONS or len(word) == 1:
+            return False
+        return not nxt.islower()
+    # "...", "…" and emoji end a sentence only when a new one visibly starts.
+    return not nxt or nxt.isupper() or nxt.isdigit() or nxt in "\"'"
+
+
+def split_sentences(text: str) -> list[str]:
+    """Split chat text on ``.``, ``!``, ``?``, ellipses and emoji, keeping abbreviations whole.
+
+    Trailing emoji stay with the sentence they close; empty pieces are dropped.
+    """
+    sentences: list[str] = []
+    begin = 0
+    for match in _BOUNDARY_RE.finditer(text):
+        if _accept_boundary(text, match.start(), match.end()):
+            piece = text[begin : match.end()].strip()
+            if piece:
+                sentences.append(piece)
+            begin = match.end()
+    tail = text[begin:].strip()
+    if tail:
+        sentences.append(tail)
+    return sentences
+
+
+# --- relative dates --------------------------------------------------------------------------------------
+
+_MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+           "November", "December")  # fmt: skip
+_WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+_SEASONS = {"spring": 3, "summer": 6, "fall": 9, "autumn": 9, "winter": 12}
+_COUNTS = {
+    "a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
+    "eight": 8, "nine": 9, "ten": 10, "a couple of": 2, "couple of": 2, "a few": 3, "few": 3, "several": 3,
+}  # fmt: skip
+_COUNT_ALT = "|".join(sorted((re.escape(k) for k in _COUNTS), key=len, reverse=True))
+_REL_DATE_RE = re.compile(
+    r"(?i)\b(?:"
+    r"(?P<word>the day before yesterday|the day after tomorrow|the other day|yesterday|today|tonight"
+    r"|tomorrow|last night|this (?:morning|afternoon|evening))"
+    rf"|(?P<n>\d{{1,3}}|{_COUNT_ALT})\s+(?P<unit>day|week|month|year)s?\s+ago"
+    r"|(?P<which>last|this|next)\s+(?P<what>weekend|week|month|year|"
+    + "|".join((*_WEEKDAYS, *_SEASONS, r"mon|tues?|wed|thu(?:rs?)?|fri|sat"))
+    + r"))\b(?!\s*\()"
+)
+
+
+_DATE_TRIGGERS = ("yesterday", "today", "tonight", "tomorrow", "ago", "last ", "this ", "next ", "other day")
+
+
+def _fmt_day(day: date) -> str:
+    return f"{day.day} {_MONTHS[day.month - 1]} {day.year}"
+
+
+def _shift_months(day: date, months: int) -> tuple[int, int]:
+    index = day.year * 12 + day.month - 1 + months
+    return index // 12, index % 12 + 1
+
+
+def _season(day: date, which: str, name: str) -> str:
+    """The season instance meant by "last/this/next <season>", e.g. "summer 2023"."""
+    start_month = _SEASONS[name]
+    starts = [date(y, start_month, 1) for y in range(day.year - 2, day.year + 2)]
+    ends = [date(*_shift_months(s, 3), 1) for s in starts]
+    if which == "last":
+        pick = max(s for s, e in zip(starts, ends, strict=True) if e <= day)
+    elif which == "next":
+        pick = min(s for s in starts if s > day)
+    else:
+        pick = next(
+            (s for s, e in zip(starts, ends, strict=True) if s <= day < e), min(s for s in starts if s > day)
+        )
+    if start_month == 12:
+        return f"{name} {pick.year}-{pick.year + 1}"
+    return f"{name} {pick.year}"
+
+
+def _resolve_relative(which: str, what: str, day: date) -> str:
+    """Absolute form of "last/this/next <week|weekend|month|year|weekday|season>"."""
+    step = {"last": -1, "this": 0, "next": 1}[which]
+    if what == "week":
+        return f"the week {('before', 'of', 'after')[step + 1]} {_fmt_day(day)}"
+    if what == "weekend":
+        if step == -1:
+            return f"the weekend before {_fmt_day(day)}"
+        saturday = day - timedelta(days=1) if day.weekday() == 6 else day + timedelta((5 - day.weekday()) % 7)
+        return f"the weekend of {_fmt_day(saturday + timedelta(days=7 * step))}"
+    if what == "month":
+        year, month = _shift_months(day, step)
+        return f"{_MONTHS[month - 1]} {year}"
+    if what == "year":
+        return str(day.year + step)
+    if what in _SEASONS:
+        return _season(day, which, what)
+    target = [d[:3] for d in _WEEKDAYS].index(what[:3])  # "fri" and "friday" alike
+    if step == -1:
+        return _fmt_day(day - timedelta((day.weekday() - target) % 7 or 7))
+    ahead = (target - day.weekday()) % 7
+    return _fmt_day(day + timedelta(ahead if step == 0 else ahead or 7))
+
+
+def _resolve_ago(count: str, unit: str, day: date) -> str:
+    key = count.lower()
+    n = int(key) if key.isdigit() else _COUNTS[key]
+    around = "around " if key in ("a few", "few", "several") or unit == "week" else ""
+    if unit == "day":
+        return around + _fmt_day(day - timedelta(days=n))
+    if unit == "week":
+        return around + _fmt_day(day - timedelta(days=7 * n))
+    if unit == "month":
+        year, month = _shift_months(day, -n)
+        return f"{around}{_MONTHS[month - 1]} {year}"
+    return f"{around}{day.year - n}"
+
+
+_WORD_OFFSETS = {"yesterday": -1, "last night": -1, "the day before yesterday": -2, "tomorrow": 1}
+_WORD_OFFSETS |= {"the day after tomorrow": 2}
+
+
+def resolve_relative_dates(text: str, at: datetime) -> str:
+    """Insert the absolute date right after each relative date phrase, keeping the phrase.
+
+    ``"I went yesterday"`` on 8 May 2023 becomes ``"I went yesterday (7 May 2023)"``. Phrases already
+    followed by a parenthesis are left alone, so the function is idempotent.
+    """
+    low = text.lower()
+    if not any(word in low for word in _DATE_TRIGGERS):
+        return text
+    day = at.date()
+
+    def absolute(match: re.Match[str]) -> str:
+        word = match["word"]
+        if word is not None:
+            key = word.lower()
+            if key == "the other day":
+                resolved = f"a few days before {_fmt_day(day)}"
+            else:
+                resolved = _fmt_day(day + timedelta(days=_WORD_OFFSETS.get(key, 0)))
+        elif match["n"] is not None:
+            resolved = _resolve_ago(match["n"], match["unit"].lower(), day)
+        else:
+            resolved = _resolve_relative(match["which"].lower(), match["what"].lower(), day)
+        return f"{match[0]} ({resolved})"
+
+    return _REL_DATE_RE.sub(absolute, text)
+
+
+# --- fact keys -------------------------------------------------------------------------------------------
+
+_WHO = r"(?P<who>\bI\b|\b[Ww]e\b|\b[A-Z][\w-]*(?:\s+and\s+others)?)"
+_AUX = r"(?:'m|'ve|\s+(?:am|is|are|was|has|have|just|recently|finally|now|currently|also|still|got|been))*"
+_BE = r"(?:'m|\s+(?:am|is|just|now|recently|finally))*"
+_OWNER = r"(?P<who>\b[Mm]y|\b[A-Z][\w-]*'s)\s+"
+_PETS = r"dog|cat|puppy|kitten|pup|bird|parrot|rabbit|bunny|hamster|fish|horse|turtle|snake|lizard"
+
+
+@dataclass(frozen=True)
+class _Slot:
+    """A single-valued fact: its key suffix, cheap keywords that must occur, and the pattern."""
+
+    name: str
+    keywords: tuple[str, ...]
+    pattern: re.Pattern[str]
+
+
+_SLOTS = (
+    _Slot(
+        "lives_in",
+        ("live", "living", "moved", "moving", "relocat", "based"),
+        re.compile(_WHO + _AUX + r"\s+(?:lives?|living|moved|moving|relocated|based)\s+(?:in|to)\b"),
+    ),
+    _Slot(
+        "job",
+        ("work", "job", "employ", "position"),
+        re.compile(
+            _WHO + _AUX + r"\s+(?:(?:works?|working)\s+(?:at|for|as)\b|employed\s+(?:at|by)\b"
+            r"|(?:got|landed|found|started|starting|accepted|took|lost|quit|left)"
+            r"\s+(?:(?:a|an|the|new|my|his|her|their|[A-Z][\w-]*'s)\s+)*(?:job|position)\b)"
+        ),
+    ),
+    _Slot(
+        "job",
+        ("job", "occupation", "profession"),
+        re.compile(_OWNER + r"(?:new\s+|current\s+)?(?:job|occupation|profession)\s+is\b"),
+    ),
+    _Slot(
+        "age",
+        ("0", "1", "2", "3", "4", "5", "6", "7", "8", "9"),
+        re.compile(
+            _WHO + _BE + r"\s+(?:turned\s+|turning\s+)?(?P<age>\d{1,3})"
+            r"(?:\s+(?:years?|yrs?)(?:\s+old)?\b|(?=\s*(?:[.,!;)]|$|\s+(?:and|now|today|this)\b)))"
+        ),
+    ),
+    _Slot(
+        "relationship",
+        ("single", "married", "engaged", "divorc", "widow", "separated", "dating", "relationship"),
+        re.compile(
+            _WHO + _AUX + r"\s+(?:single|married|engaged|divorced|widowed|separated|dating"
+            r"|in\s+a\s+relationship)(?![\w-])"
+        ),
+    ),
+    _Slot(
+        "favorite",
+        ("favorite", "favourite"),
+        re.compile(
+            _OWNER + r"(?:all-time\s+)?favou?rite\s+(?P<noun>[A-Za-z-]+(?:\s+[A-Za-z-]+)?)"
+            r"\s+(?:is|are|was|has\s+to\s+be)\b"
+        ),
+    ),
+    _Slot("name", ("name",), re.compile(_OWNER + r"(?:full\s+|real\s+)?name\s+is\b")),
+    _Slot(
+        "pet_name",
+        ("name", "called"),
+        re.compile(_OWNER + rf"(?:new\s+)?(?P<pet>{_PETS})(?:'s\s+name\s+is|\s+is\s+(?:named|called))\b"),
+    ),
+)
+
+
+def _slot_key(slot: str, match: re.Match[str]) -> str:
+    if slot == "favorite":
+        return "favorite_" + "_".join(match["noun"].lower().replace("-", "_").split())
+    if slot == "pet_name":
+        return "pet_name_" + match["pet"].lower()
+    return slot
+
+
+def fact_key_for(subject: str, text: str) -> str | None:
+    """The single-valued slot ``text`` asserts about ``subject`` (``"caroline|lives_in"``), or None.
+
+    Slots: ``lives_in``, ``job``, ``age``, ``relationship``, ``favorite_<noun>``, ``name`` and
+    ``pet_name_<animal>``. Works on first-person text ("I live in Paris") and on rewritten text
+    ("Caroline lives in Paris"); statements about anyone else ("my mom lives in Oslo") give None.
+    When several slots match, the earliest in the text wins.
+    """
+    owner = " ".join(subject.split()).lower()
+    selves = {"i", "we", "my", owner, owner.split(" ", 1)[0]}
+    low = text.lower()
+    best: tuple[int, str] | None = None
+    for slot in _SLOTS:
+        if not any(word in low for word in slot.keywords):
+            continue
+        for match in slot.pattern.finditer(text):
+            who = match["who"].removesuffix("'s").removesuffix(" and others").lower()
+            if who in selves:
+                if best is None or match.start() < best[0]:
+                    best = (match.start(), _slot_key(slot.name, match))
+                break
+    return None if best is None else f"{owner}|{best[1]}"
+
+
+# --- informativeness -------------------------------------------------------------------------------------
+
+_STOPWORDS = _words(
+    """a about above after again against all almost also although always am an and any anyone anything are
+    around as at away back be because been before being below between both but by can could did do does
+    doing don doesn didn isn aren wasn weren couldn wouldn shouldn haven hasn hadn won ain down during each
+    either else even ever every everyone everything few for from further get gets getting gonna gotta had
+    has have having he her here hers herself him himself his how however if in into is it its itself just
+    kinda let like lot lots made make many may maybe me might mine more most much must my myself need never
+    no nor not now of off often oh on once one only or other others our ours ourselves out over own pretty
+    quite rather really same see seems she should since so some someone something sometimes somewhat sorta
+    still stuff such sure than that the their theirs them themselves then there these they thing things
+    this those though through to too totally u um until up upon us very via wanna was way we well were what
+    whatever when where whether which while who whom whose why will with within without would ya yeah yes
+    yet you your yours yourself yourselves em"""
+)
+_FILLERS = _words(
+    """wow cool awesome amazing great nice sweet lovely wonderful fantastic incredible fab super haha hahaha
+    lol omg yep yup nope ok okay hey hi hello bye thanks thank thx sounds good glad love agree true exactly
+    absolutely definitely indeed right aw aww awww ah ooh hmm hm yay woohoo congrats congratulations
+    welcome luck happy"""
+)
+_NON_CONTENT = _STOPWORDS | _FILLERS
+_WORD_RE = re.compile(r"[A-Za-z][A-Za-z'-]*")
+_SOCIAL_RE = re.compile(
+    r"(?i)\b(?:take care(?: of yourself)?|talk (?:to you )?(?:soon|later|tomorrow)"
+    r"|see (?:you|ya)(?: soon| later| around| tomorrow)?|catch you later"
+    r"|(?:good|great|nice) (?:to (?:see|hear from|chat with|talk to|meet)|chatting with|talking to) you"
+    r"|have an? (?:good|great|nice|lovely|wonderful|fun) (?:day|night|evening|weekend|one|time)"
+    r"|good luck|long time no (?:see|talk)"
+    r"|how(?:'s| is| are| have) (?:it going|you been|things|you|everything)"
+    r"|what's up|(?:good)?bye(?:-bye)?|good (?:morning|night|evening|afternoon)|thank you(?: so much)?"
+    r"|no (?:problem|worries)|you're welcome|my pleasure|by the way|keep it up|you got this|me too|same here"
+    r"|(?:take a )?look at (?:this|that|these)|take a look|check (?:it|this|that) out"
+    r"|here(?:'s| is) (?:a |the )?(?:pic|photo|picture|snap)(?: of it)?)\b"
+)
+# Social phrases hold at most a few content words ("take care", "talk soon"): only short sentences
+# need the (comparatively slow) phrase removal before counting.
+_SOCIAL_MARGIN = 3
+_DATE_WORDS = _words(
+    "yesterday today tonight tomorrow weekend ago week month year " + " ".join(_WEEKDAYS)
+) | frozenset(_MONTHS)
+_DIGIT_RE = re.compile(r"\d")
+_FIRST_PERSON_RE = re.compile(
+    r"(?<![\w'])(?:[Ii]|(?i:me|my|mine|myself|we|our|ours|ourselves)|us|Us)(?:'\w+)?(?![\w'])"
+)
+_SECOND_PERSON_RE = re.compile(r"(?<![\w'])(?i:you|your|yours|yourself|yourselves|y'all)(?:'\w+)?(?![\w'])")
+_IDENTITY_RE = re.compile(
+    r"(?i)(?:\b(?:am|be|is|are|was|were|became|become|becoming)|'m|'re)\s+(?:a|an)\s+[a-z-]+"
+)
+
+
+class _Scene:
+    """Who talks to whom in a turn, with the name forms used to recognise mentions.
+
+    A name is recognised by its first word or by a capitalised prefix of at least 3 letters ("Mel" for
+    "Melanie"), since chat partners shorten each other's names.
+    """
+
+    __slots__ = ("_forms", "addressees", "participant_forms", "speaker")
+
+    def __init__(self, speaker: str, addressees: Sequence[str]) -> None:
+        self.speaker = speaker
+        self.addressees = tuple(a for a in addressees if a != speaker)
+        self._forms = {name: _name_forms(name) for name in (speaker, *self.addressees)}
+        self.participant_forms = frozenset().union(*self._forms.values())
+
+    def mentioned(self, sentence: str, name: str) -> bool:
+        forms = self._forms[name]
+        return any(token.split("'", 1)[0] in forms for token in _WORD_RE.findall(sentence))
+
+
+@functools.lru_cache(maxsize=1024)
+def _name_forms(name: str) -> frozenset[str]:
+    words = name.split()
+    if not words:
+        return frozenset()
+    first = words[0]
+    prefixes = {first[:end] for end in range(3, len(first) + 1)}
+    return frozenset(p for p in prefixes if p.lower() not in _NON_CONTENT) | {first, words[-1]}
+
+
+def _content_stats(sentence: str, scene: _Scene, *, enough: int) -> tuple[int, bool]:
+    """Content words of a sentence and whether it has a number, a date or a proper noun.
+
+    Social phrases are removed first unless the sentence clearly has ``enough`` content words anyway.
+    """
+    count, anchored = _count_content(sentence, scene)
+    if count < enough + _SOCIAL_MARGIN:
+        count, anchored = _count_content(_SOCIAL_RE.sub(" ", sentence), scene)
+    return count, anchored
+
+
+def _count_content(text: str, scene: _Scene) -> tuple[int, bool]:
+    count, anchored = 0, False
+    for index, token in enumerate(_WORD_RE.findall(text)):
+        bare = token.split("'", 1)[0]
+        low = bare.lower()
+        if len(low) < 2 or low in _NON_CONTENT or bare in scene.participant_forms:
+            continue
+        count += 1
+        anchored = anchored or low in _DATE_WORDS or bare in _DATE_WORDS or (index > 0 and bare[0].isupper())
+    return count, anchored or _DIGIT_RE.search(text) is not None
+
+
+def _is_question(sentence: str) -> bool:
+    return _EMOJI_RE.sub("", sentence).rstrip(" \"')!").endswith("?")  # "Paris?!" asks too
+
+
+def _is_informative(sentence: str, scene: _Scene, min_content_words: int) -> bool:
+    """Whether a sentence is worth remembering.
+
+    It needs ``min_content_words`` content words (one fewer in the first person), or a number, date or
+    proper noun plus two content words; a personal "be a/an ..." statement ("You'd be a great counselor",
+    "I'm a nurse") always counts. Questions, greetings, closings and reactions never pass.
+    """
+    if _is_question(sentence):
+        return False
+    first_person = _FIRST_PERSON_RE.search(sentence) is not None
+    if (first_person or _SECOND_PERSON_RE.search(sentence)) and _IDENTITY_RE.search(sentence):
+        return True
+    needed = max(min_content_words - 1 if first_person else min_content_words, 1)
+    count, anchored = _content_stats(sentence, scene, enough=needed)
+    return count >= needed or (anchored and count >= 2)
+
+
+def _subject_of(sentence: str, scene: _Scene) -> str:
+    """First person -> speaker; "you" with one addressee -> that addressee; a named addressee -> them."""
+    if _FIRST_PERSON_RE.search(sentence):
+        return scene.speaker
+    if len(scene.addressees) == 1 and _SECOND_PERSON_RE.search(sentence):
+        return scene.addressees[0]
+    if not scene.mentioned(sentence, scene.speaker):
+        for name in scene.addressees:
+            if scene.mentioned(sentence, name):
+                return name
+    return scene.speaker
+
+
+# --- third-person rewrite --------------------------------------------------------------------------------
+
+_VERBS = _words(
+    """love like want need think feel know hope enjoy work live play plan miss wish prefer find believe mean
+    try go do have make take get keep teach study volunteer paint write run cook bake collect own use
+    remember appreciate agree understand guess spend care look seem dream struggle practice attend visit
+    watch listen hate adore admire cherish wonder recommend support consider relate stay learn draw dance
+    sing swim hike travel train value"""
+)
+_ADVERB = (
+    r"(?:(?P<adv>always|usually|often|really|still|also|just|sometimes|never|totally|definitely|actually"
+    r"|truly|absolutely)\s+)?"
+)
+_FIRST_RE = re.compile(
+    r"(?<![\w'])(?:(?P<be>[Ii]'m|I\s+am)\b|(?P<have>[Ii]'ve|I\s+have)\b"
+    r"|(?P<had>[Ii]'d)(?=\s+(?:been|had|gone|done|never|already|just|seen|made|become)\b)"
+    r"|(?P<would>[Ii]'d)|(?P<will>[Ii]'ll)|(?P<dont>I\s+don't|I\s+do\s+not)\b"
+    rf"|(?P<iverb>[Ii])\s+{_ADVERB}(?P<verb>[a-z]+)\b|(?P<i>I)(?![\w'])"
+    r"|(?P<me>(?i:me|myself))\b|(?P<my>(?i:my|mine))\b|(?P<we>(?i:we))(?:'(?P<wec>re|ve|ll|d))?(?![\w'])"
+    r"|(?P<us>us|Us|(?i:ourselves))\b|(?P<our>(?i:our|ours))\b)"
+)
+_SECOND_RE = re.compile(
+    r"(?<![\w'])(?i:(?P<inv>are|were|have|do)\s+you\b|(?P<be>you're|you\s+are)\b|(?P<was>you\s+were)\b"
+    r"|(?P<have>you've|you\s+have)\b|(?P<would>you'd)|(?P<will>you'll)|(?P<dont>you\s+don't)"
+    rf"|(?P<youverb>you)\s+{_ADVERB}(?P<verb>[a-z]+)\b|(?P<self>yourself|yourselves|y'all)"
+    r"|(?P<your>your|yours)\b|(?P<you>you)\b)"
+)
+_INVERTED = {"are": "is", "were": "was", "have": "has", "do": "does"}
+# After these the verb stays in the base form: "did you go", "let me try", "help you find".
+_BASE_FORM_BEFORE_RE = re.compile(
+    r"(?i)\b(?:did|do|does|can|could|will|would|should|shall|might|must|may|to|let|help|make|made|see|saw)\s+$"
+)
+_IRREGULAR = {"have": "has", "do": "does", "go": "goes"}
+_SIMPLE = {"be": "{} is", "have": "{} has", "had": "{} had", "would": "{} would", "will": "{} will",
+           "dont": "{} doesn't", "was": "{} was", "i": "{}", "me": "{}", "you": "{}", "self": "{}",
+           "my": "{}'s", "our": "{}'s", "your": "{}'s", "us": "{} and others"}  # fmt: skip
+_WE_FORMS = {"": "", "re": " are", "ve": " have", "ll": " will", "d": " would"}
+_INTERJECTION_RE = re.compile(
+    r"(?i)^(?:(?:wow|oh|ah|hey|hi|hello|haha|lol|well|ok|okay|omg|aw+|thanks|totally)[,!.]*\s+)+"
+)
+_LEAD_VOCATIVE_RE = re.compile(r"^(?P<name>[A-Z][\w-]*)[,!]\s+")
+_TAIL_VOCATIVE_RE = re.compile(r",\s+(?P<name>[A-Z][\w-]*)(?P<end>\W*)$")
+_APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'"})
+
+
+def _third_person(verb: str) -> str:
+    if verb in _IRREGULAR:
+        return _IRREGULAR[verb]
+    if verb.endswith("y") and verb[-2:-1] not in "aeiou":
+        return verb[:-1] + "ies"
+    if verb.endswith(("s", "sh", "ch", "x", "z", "o")):
+        return verb + "es"
+    return verb + "s"
+
+
+def _replacer(name: str) -> Callable[[re.Match[str]], str]:
+    """A ``re.sub`` callback turning the matched pronoun form into ``name`` with a matching verb."""
+
+    def replace(match: re.Match[str]) -> str:
+        kind = match.lastgroup or "i"
+        if kind == "verb":  # "I love" / "you really like": conjugate the known verbs
+            adverb = f"{match['adv']} " if match["adv"] else ""
+            verb = match["verb"]
+            if verb in _VERBS and not _BASE_FORM_BEFORE_RE.search(match.string, 0, match.start()):
+                verb = _third_person(verb)
+            return f"{name} {adverb}{verb}"
+        if kind == "inv":  # "do you like" -> "does Caroline like"
+            aux = _INVERTED[match["inv"].lower()]
+            return f"{aux.capitalize() if match['inv'][0].isupper() else aux} {name}"
+        if kind in ("we", "wec"):
+            return f"{name} and others{_WE_FORMS[(match['wec'] or '').lower()]}"
+        return _SIMPLE[kind].format(name)
+
+    return replace
+
+
+def _rewrite(sentence: str, scene: _Scene) -> str:
+    """Third-person form: first person -> speaker, "you" -> the single addressee; wording otherwise kept.
+
+    Leading interjections ("Wow,") and vocatives ("Mel,", ", Caroline!") are dropped.
+    """
+    text = _INTERJECTION_RE.sub("", sentence.translate(_APOSTROPHES))
+    lead = _LEAD_VOCATIVE_RE.match(text)
+    if lead and lead["name"] in scene.participant_forms:
+        text = text[lead.end() :]
+    tail = _TAIL_VOCATIVE_RE.search(text)
+    if tail and tail["name"] in scene.participant_forms:
+        text = text[: tail.start()] + tail["end"]
+    text = _FIRST_RE.sub(_replacer(scene.speaker), text)
+    if len(scene.addressees) == 1:
+        text = _SECOND_RE.sub(_replacer(scene.addressees[0]), text)
+    text = " ".join(_EMOJI_RE.sub(" ", text).split())
+    return text[:1].upper() + text[1:]
+
+
+# --- photos and answers ----------------------------------------------------------------------------------
+
+_CAPTION_RE = re.compile(
+    r"(?i)\[\s*shared\s+an?\s+(?:photo|image|picture|pic)\s*(?::\s*(?P<caption>[^\]]*))?\]"
+)
+_CAPTION_LEAD_RE = re.compile(
+    r"(?i)^(?:an?\s+)?(?:photo(?:graph|graphy)?|picture|image|pic|snapshot)\s+of\s+"
+)
+_ANSWER_RE = re.compile(
+    r"(?i)^\W*(?:yes|yeah|yep|yup|no|nope|sure|definitely|absolutely|of course|not really)\b"
+)
+
+
+def _photo_sentence(speaker: str, caption: str | None) -> str:
+    """``[shared a photo: a photo of a lake]`` -> "Melanie shared a photo of a lake."."""
+    described = _CAPTION_LEAD_RE.sub("", (caption or "").strip()).rstrip(" .")
+    return f"{speaker} shared a photo of {described}." if described else f"{speaker} shared a photo."
+
+
+def _last_question(turn: TurnInput) -> tuple[str, str, str | None] | None:
+    """The last question of the latest earlier turn by someone else, as (asker, question, turn id)."""
+    ids: list[str | None] = [*turn.previous_ids] if len(turn.previous_ids) == len(turn.previous) else []
+    for position in range(len(turn.previous) - 1, -1, -1):
+        speaker, text = turn.previous[position]
+        if speaker != turn.speaker:
+            questions = [s for s in split_sentences(_CAPTION_RE.sub(" ", text)) if _is_question(s)]
+            return (speaker, questions[-1], ids[position] if ids else None) if questions else None
+    return None
+
+
+def _answer_sentences(sentences: list[str], scene: _Scene) -> list[str]:
+    """Statements that can answer a question: a yes/no, a number, date or name, two content words, or
+    one content word in the first person. Bare reactions ("That bowl is awesome!") are not answers."""
+    kept = []
+    for sentence in sentences:
+        if _is_question(sentence):
+            continue
+        count, anchored = _content_stats(sentence, scene, enough=2)
+        personal = count >= 1 and _FIRST_PERSON_RE.search(sentence) is not None
+        if count >= 2 or anchored or personal or _ANSWER_RE.match(sentence):
+            kept.append(sentence)
+    return kept
+
+
+# --- the extractor ---------------------------------------------------------------------------------------
+
+
+class RuleExtractor:
+    """Rule-based :class:`Extractor`: one candidate per turn and subject, in turn order."""
+
+    def __init__(self, *, min_content_words: int = 3) -> None:
+        self._min_content_words = min_content_words
+
+    def extract(self, turns: Sequence[TurnInput]) -> list[MemoryCandidate]:
+        """Candidates for ``turns``; deterministic (same input, same output)."""
+        candidates: list[MemoryCandidate] = []
+        for turn in turns:
+            candidates.extend(self._extract_turn(turn))
+        return candidates
+
+    def _extract_turn(self, turn: TurnInput) -> list[MemoryCandidate]:
+        scene = _Scene(turn.speaker, turn.addressees)
+        captions = [m["caption"] for m in _CAPTION_RE.finditer(turn.text)]
+        sentences = split_sentences(_CAPTION_RE.sub(" ", turn.text))
+        by_subject: dict[str, list[str]] = {}
+        for sentence in sentences:
+            if _is_informative(sentence, scene, self._min_content_words):
+                by_subject.setdefault(_subject_of(sentence, scene), []).append(_rewrite(sentence, scene))
+        for caption in captions:
+            by_subject.setdefault(turn.speaker, []).append(_photo_sentence(turn.speaker, caption))
+        when = f" (on {_fmt_day(turn.at.date())})"
+        asked = _last_question(turn)
+        # An answer means little without its question ("The Minnesota Wolves!"): when the turn
+        # follows someone else's question, the memory quotes it and names both turns as sources.
+        lead = f"{turn.speaker} said: "
+        sources: tuple[str, ...] = (turn.turn_id,)
+        if asked is not None:
+            asker, question, asked_id = asked
+            question = resolve_relative_dates(_rewrite(question, _Scene(asker, (turn.speaker,))), turn.at)
+            lead = f"{turn.speaker} said, when {asker} asked '{question}': "
+            sources = (asked_id, turn.turn_id) if asked_id else sources
+        if by_subject:
+            return [
+                self._candidate(turn, subject, lead, " ".join(parts), when, sources)
+                for subject, parts in by_subject.items()
+            ]
+        answer = _answer_sentences(sentences, scene) if asked else []
+        if asked is None or not answer:
+            return []
+        subject = _subject_of(" ".join(answer), scene)
+        reply = " ".join(_rewrite(s, scene) for s in answer)
+        return [self._candidate(turn, subject, lead, reply, when, sources)]
+
+    @staticmethod
+    def _candidate(
+        turn: TurnInput, subject: str, lead: str, body: str, when: str, sources: tuple[str, ...]
+    ) -> MemoryCandidate:
+        """The memory ``lead + body + when``; its fact key comes from ``body`` only, never a question."""
+        body = resolve_relative_dates(body, turn.at)
+        return MemoryCandidate(
+            text=f"{lead}{body}{when}",
+            subject=subject,
+            source_turn_ids=sources,
+            observed_at=turn.at,
+            fact_key=fact_key_for(subject, body),
+        )
