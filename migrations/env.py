@@ -13,10 +13,10 @@ from sqlalchemy.engine import Connection
 
 from persona_api.config import Settings
 from persona_api.store.db import create_engine
-from persona_api.store.tables import Base
+from persona_api.store.schema import metadata
 
 config = context.config
-target_metadata = Base.metadata
+target_metadata = metadata
 
 
 def _do_run(connection: Connection) -> None:

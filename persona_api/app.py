@@ -30,10 +30,19 @@ from persona_api.config import Settings, load_settings
 from persona_api.http.admin import AdminController
 from persona_api.http.auth import provide_tenant_id, rate_limit_identity
 from persona_api.http.health import healthz, readyz
+from persona_api.http.memory import MemoryController
 from persona_api.http.pagination import provide_page
 from persona_api.http.problems import problem_handlers
 from persona_api.http.requestid import RequestIdMiddleware
 from persona_api.http.users import UserController
+from persona_api.jobs.catalog import all_loaders
+from persona_api.memory.artifacts import STEP as MEMORY_STEP
+from persona_api.memory.artifacts import MemorySnapshots
+from persona_api.memory.context import MemoryRuntime
+from persona_api.memory.embed import Embedder, MiniLMEmbedder
+from persona_api.memory.extract import RuleExtractor
+from persona_api.memory.feed import MemoryIndexes, Snapshot
+from persona_api.memory.userdata import MemoryUserData
 from persona_api.recsys.artifacts import ArtifactStore
 from persona_api.recsys.hotswap import ArtifactHolder, ArtifactLoaders
 from persona_api.store.db import create_engine
@@ -77,16 +86,34 @@ def create_app(
     engine: AsyncEngine | None = None,
     user_data_handlers: tuple[UserDataHandler, ...] = (),
     artifact_loaders: ArtifactLoaders | None = None,
+    embedder: Embedder | None = None,
 ) -> Litestar:
-    """Build the ASGI app. ``settings`` default to the ``PERSONA_*`` environment."""
+    """Build the ASGI app. ``settings`` default to the ``PERSONA_*`` environment.
+
+    Tests inject an engine, extra user-data handlers, artifact loaders, or a shared embedder (the
+    model takes seconds to load; one instance can serve many apps).
+    """
     settings = settings or load_settings()
     engine = engine or create_engine(settings)
-    user_data = UserDataRegistry()
-    for handler in user_data_handlers:
-        user_data.register(handler)
     artifacts = ArtifactHolder(
-        ArtifactStore(settings.models_dir, keep=settings.keep_versions), artifact_loaders or ArtifactLoaders()
+        ArtifactStore(settings.models_dir, keep=settings.keep_versions),
+        artifact_loaders if artifact_loaders is not None else all_loaders(),
     )
+
+    def memory_snapshot(tenant_id: str) -> Snapshot | None:
+        loaded = artifacts.current
+        component = loaded.components.get(MEMORY_STEP) if loaded else None
+        return component.lookup(tenant_id) if isinstance(component, MemorySnapshots) else None
+
+    embedder = embedder or MiniLMEmbedder()
+    memory = MemoryRuntime(
+        embedder=embedder,
+        indexes=MemoryIndexes(dim=embedder.dim, snapshots=memory_snapshot),
+        extractor=RuleExtractor(),
+    )
+    user_data = UserDataRegistry()
+    for handler in (MemoryUserData(memory.indexes), *user_data_handlers):
+        user_data.register(handler)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -135,7 +162,7 @@ def create_app(
     middleware.append(prometheus.middleware)
 
     app = Litestar(
-        route_handlers=[healthz, readyz, _Metrics, AdminController, UserController],
+        route_handlers=[healthz, readyz, _Metrics, AdminController, UserController, MemoryController],
         dependencies={
             "auth_tenant": Provide(provide_tenant_id),
             "page": Provide(provide_page, sync_to_thread=False),
@@ -169,6 +196,7 @@ def create_app(
                 "admin_token": resolve_admin_token(settings),
                 "user_data": user_data,
                 "artifacts": artifacts,
+                "memory": memory,
                 "schema_head": head_revision(),
             }
         ),

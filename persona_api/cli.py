@@ -9,7 +9,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from persona_api.config import Settings, load_settings
+from persona_api.config import Settings, apply_process_defaults, load_settings
 from persona_api.errors import ConfigurationError
 from persona_api.logs import configure_logging
 
@@ -40,9 +40,10 @@ def _migrate(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _reindex(settings: Settings, args: argparse.Namespace) -> int:
+    from persona_api.jobs.catalog import all_steps
     from persona_api.jobs.reindex import main as reindex_main
 
-    return reindex_main(settings)
+    return reindex_main(settings, all_steps())
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -65,6 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    apply_process_defaults()
     try:
         settings = load_settings()
     except ConfigurationError as exc:

@@ -129,3 +129,11 @@ def _validate(s: Settings) -> None:
         raise ConfigurationError("PERSONA_ADMIN_TOKEN must be at least 16 characters")
     if s.log_level.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
         raise ConfigurationError("PERSONA_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR")
+
+
+def apply_process_defaults() -> None:
+    """Environment defaults for the libraries the service loads: the embedding model never goes to
+    a model hub, and BLAS stays single-threaded (implicit and FAISS run their own threads)."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")

@@ -16,10 +16,15 @@ from sqlalchemy import Executable, Row
 
 from persona_api.app import create_app
 from persona_api.config import Settings
+from persona_api.memory.embed import MiniLMEmbedder
 from persona_api.store import migrate
 from persona_api.store.db import create_engine
 
 ADMIN_TOKEN = "test-admin-token-0123456789"
+
+# Offline model loading and single-threaded BLAS, as the README and CI set them.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 
 @pytest.fixture(scope="session")
@@ -47,9 +52,15 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
     )
 
 
+@pytest.fixture(scope="session")
+def embedder() -> MiniLMEmbedder:
+    """The real packaged MiniLM, loaded once per test run (loading takes seconds)."""
+    return MiniLMEmbedder()
+
+
 @pytest.fixture
-def app(settings: Settings) -> Litestar:
-    return create_app(settings)
+def app(settings: Settings, embedder: MiniLMEmbedder) -> Litestar:
+    return create_app(settings, embedder=embedder)
 
 
 @pytest.fixture

@@ -165,10 +165,10 @@ def _one_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
 
 
-def main(settings: Settings) -> int:
+def main(settings: Settings, registry: StepRegistry | None = None) -> int:
     """Entry point of ``persona-api reindex``: prints the new version; 1 with a one-line error on failure."""
     try:
-        version = asyncio.run(run_reindex(settings))
+        version = asyncio.run(run_reindex(settings, registry=registry))
     except ArtifactError as exc:
         print(f"persona-api reindex: {exc.detail}", file=sys.stderr)
         return 1

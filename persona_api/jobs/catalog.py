@@ -1,0 +1,22 @@
+"""Every capability's re-index step and artifact loader, in one place: the job and the API are
+composed from these lists (tests build their own)."""
+
+from __future__ import annotations
+
+from persona_api.jobs.steps import StepRegistry, TenantDirectoryStep
+from persona_api.memory.artifacts import STEP as MEMORY
+from persona_api.memory.artifacts import MemoryIndexStep, load_snapshots
+from persona_api.recsys.hotswap import ArtifactLoaders
+
+
+def all_steps() -> StepRegistry:
+    registry = StepRegistry()
+    registry.register(TenantDirectoryStep())
+    registry.register(MemoryIndexStep())
+    return registry
+
+
+def all_loaders() -> ArtifactLoaders:
+    loaders = ArtifactLoaders()
+    loaders.register(MEMORY, load_snapshots)
+    return loaders

@@ -1,0 +1,71 @@
+"""What memory operations need: the process-wide runtime plus one request's session and tenant."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from persona_api.memory.embed import Embedder
+from persona_api.memory.extract import Extractor
+from persona_api.memory.feed import MemoryIndexes
+from persona_api.memory.index import FusionWeights
+from persona_api.memory.writer import WritePolicy
+from persona_api.store.tables import User
+
+
+@dataclass(frozen=True)
+class SearchPolicy:
+    """Default search settings, tuned on the LoCoMo dev conversations (``eval/locomo.py --grid``)."""
+
+    fusion: FusionWeights = field(default_factory=lambda: FusionWeights(method="rrf", rrf_k=10.0))
+    subject_boost: float = 0.5
+    """When the query names exactly the user or one partner, memories about them score this much more
+    (relative); the others still compete, so a memory about someone else can still win."""
+    overfetch: int = 3
+    """Candidates fetched per requested result before the subject boost re-ranks them."""
+
+
+@dataclass(frozen=True)
+class MemoryRuntime:
+    """Long-lived parts, built once in ``create_app`` (or by the evaluation and the job)."""
+
+    embedder: Embedder
+    indexes: MemoryIndexes
+    extractor: Extractor
+    extractor_name: str = "rules"
+    policy: WritePolicy = field(default_factory=WritePolicy)
+    search: SearchPolicy = field(default_factory=SearchPolicy)
+
+
+@dataclass(frozen=True)
+class MemoryContext:
+    runtime: MemoryRuntime
+    session: AsyncSession
+    tenant_id: str
+
+    @property
+    def embedder(self) -> Embedder:
+        return self.runtime.embedder
+
+    @property
+    def indexes(self) -> MemoryIndexes:
+        return self.runtime.indexes
+
+    @property
+    def extractor(self) -> Extractor:
+        return self.runtime.extractor
+
+    @property
+    def extractor_name(self) -> str:
+        return self.runtime.extractor_name
+
+    @property
+    def policy(self) -> WritePolicy:
+        return self.runtime.policy
+
+
+def owner_name(user: User) -> str:
+    """How memories name the user: ``metadata.name`` when the client set it, else the user id."""
+    name = user.attributes.get("name") if isinstance(user.attributes, dict) else None
+    return name if isinstance(name, str) and name.strip() else user.external_id

@@ -1,0 +1,331 @@
+"""Memories of one user: explicit writes, reads, history, deletion, and hybrid search."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from persona_api.errors import FieldProblem, InvalidInput, NotFound
+from persona_api.memory.context import MemoryContext, owner_name
+from persona_api.memory.feed import DELETE, lock_head, record_changes
+from persona_api.memory.index import Hit, SearchFilter
+from persona_api.memory.lexical import tokenize
+from persona_api.memory.tables import ConversationSession, Memory, MemoryLink, Partner
+from persona_api.memory.writer import NewMemory, WriteResult, write_memories
+from persona_api.store.tables import User, utcnow
+
+_WORD = re.compile(r"[a-z0-9]+")
+
+
+@dataclass(frozen=True)
+class Query:
+    text: str
+    k: int = 10
+    partner: str | None = None
+    subject: str | None = None
+    """``"user"`` for memories about the user, or a partner id (same as ``partner``)."""
+    session: str | None = None
+    observed_from: datetime | None = None
+    observed_to: datetime | None = None
+    include_superseded: bool = False
+    include_linked: bool = False
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """A memory with what a reader needs: whom it is about and where it came from."""
+
+    memory: Memory
+    about: str
+    partner_id: str | None
+    session_id: str | None
+    session_ordinal: int | None
+    tag: str
+
+
+@dataclass(frozen=True)
+class Found:
+    item: Rendered
+    hit: Hit
+    linked: list[Rendered]
+
+
+class Memories:
+    def __init__(self, ctx: MemoryContext) -> None:
+        self.ctx = ctx
+        self.session: AsyncSession = ctx.session
+
+    # --- writes ---------------------------------------------------------------------------
+    async def add(
+        self,
+        user: User,
+        *,
+        text: str,
+        partner: str | None = None,
+        session: str | None = None,
+        turn_ids: Sequence[str] = (),
+        observed_at: datetime | None = None,
+        valid_from: datetime | None = None,
+        key: str | None = None,
+    ) -> WriteResult:
+        """Store one explicit memory (about the user, or about ``partner``)."""
+        subject = await self._partner(user, partner, "partner") if partner else None
+        conv = await self._session(user, session, "session") if session else None
+        [vector] = await asyncio.to_thread(self.ctx.embedder.encode, [text])
+        item = NewMemory(
+            text=text,
+            subject_partner_id=subject.id if subject else None,
+            vector=vector,
+            observed_at=observed_at or utcnow(),
+            origin="client",
+            session_id=conv.id if conv else None,
+            source_turn_ids=tuple(turn_ids),
+            valid_from=valid_from,
+            fact_key=key,
+        )
+        [result] = await write_memories(
+            self.session,
+            tenant_id=self.ctx.tenant_id,
+            user_id=user.id,
+            items=[item],
+            indexes=self.ctx.indexes,
+            policy=self.ctx.policy,
+        )
+        await self.session.commit()
+        return result
+
+    async def delete(self, user: User, memory_id: int) -> None:
+        memory = await self.get(user, memory_id)
+        await lock_head(self.session, self.ctx.tenant_id)
+        await self.session.execute(delete(Memory).where(Memory.id == memory.id))
+        await record_changes(self.session, self.ctx.tenant_id, [(memory.id, DELETE)])
+        await self.session.commit()
+
+    async def delete_about(self, user: User, partner: str) -> int:
+        """Delete every memory about ``partner``; returns how many."""
+        subject = await self._partner(user, partner, "partner", not_found=True)
+        await lock_head(self.session, self.ctx.tenant_id)
+        ids = list(
+            await self.session.scalars(
+                select(Memory.id).where(Memory.user_id == user.id, Memory.subject_partner_id == subject.id)
+            )
+        )
+        if ids:
+            await self.session.execute(delete(Memory).where(Memory.id.in_(ids)))
+            await record_changes(self.session, self.ctx.tenant_id, [(i, DELETE) for i in ids])
+        await self.session.commit()
+        return len(ids)
+
+    # --- reads ----------------------------------------------------------------------------
+    async def get(self, user: User, memory_id: int) -> Memory:
+        memory = await self.session.scalar(
+            select(Memory).where(Memory.id == memory_id, Memory.user_id == user.id)
+        )
+        if memory is None:
+            raise NotFound(f"memory {memory_id} not found")
+        return memory
+
+    async def listing(
+        self, user: User, *, partner: str | None, include_superseded: bool, limit: int, offset: int
+    ) -> tuple[list[Memory], int]:
+        conditions: list[Any] = [Memory.user_id == user.id]
+        if partner is not None:
+            subject = await self._partner(user, partner, "partner")
+            conditions.append(Memory.subject_partner_id == subject.id)
+        if not include_superseded:
+            conditions.append(Memory.valid_to.is_(None))
+        total = await self.session.scalar(select(func.count()).select_from(Memory).where(*conditions)) or 0
+        rows = await self.session.scalars(
+            select(Memory)
+            .where(*conditions)
+            .order_by(Memory.observed_at, Memory.id)
+            .limit(limit)
+            .offset(offset)
+        )
+        return list(rows), total
+
+    async def history(self, user: User, memory_id: int) -> list[Memory]:
+        """The chain of versions this memory belongs to, oldest first."""
+        memory = await self.get(user, memory_id)
+        chain = [memory]
+        seen = {memory.id}
+        while chain[0].id is not None:  # walk back to the first version
+            previous = await self.session.scalar(
+                select(Memory).where(Memory.superseded_by == chain[0].id, Memory.user_id == user.id)
+            )
+            if previous is None or previous.id in seen:
+                break
+            seen.add(previous.id)
+            chain.insert(0, previous)
+        while chain[-1].superseded_by is not None and chain[-1].superseded_by not in seen:
+            successor = await self.session.get(Memory, chain[-1].superseded_by)
+            if successor is None:
+                break
+            seen.add(successor.id)
+            chain.append(successor)
+        return chain
+
+    async def render(self, user: User, memories: Sequence[Memory]) -> list[Rendered]:
+        partner_ids = {m.subject_partner_id for m in memories if m.subject_partner_id is not None}
+        session_ids = {m.session_id for m in memories if m.session_id is not None}
+        partners = (
+            {p.id: p for p in await self.session.scalars(select(Partner).where(Partner.id.in_(partner_ids)))}
+            if partner_ids
+            else {}
+        )
+        sessions = (
+            {
+                s.id: s
+                for s in await self.session.scalars(
+                    select(ConversationSession).where(ConversationSession.id.in_(session_ids))
+                )
+            }
+            if session_ids
+            else {}
+        )
+        me = owner_name(user)
+        out = []
+        for m in memories:
+            partner = partners.get(m.subject_partner_id) if m.subject_partner_id else None
+            conv = sessions.get(m.session_id) if m.session_id else None
+            about = partner.name if partner else me
+            if conv is not None:
+                tag = f"about {about}, from session {conv.ordinal} ({conv.started_at.date().isoformat()})"
+            else:
+                tag = f"about {about}, noted {m.observed_at.date().isoformat()}"
+            out.append(
+                Rendered(
+                    memory=m,
+                    about=about,
+                    partner_id=partner.external_id if partner else None,
+                    session_id=conv.external_id if conv else None,
+                    session_ordinal=conv.ordinal if conv else None,
+                    tag=tag,
+                )
+            )
+        return out
+
+    # --- search ---------------------------------------------------------------------------
+    async def search(self, user: User, query: Query) -> list[Found]:
+        policy = self.ctx.runtime.search
+        flt = await self._filter(user, query)
+        named = await self._named_subjects(user, query.text) if policy.subject_boost > 0 else set()
+        fetch = min(100, query.k * policy.overfetch) if len(named) == 1 else query.k
+        [vector] = await asyncio.to_thread(self.ctx.embedder.encode, [query.text])
+        index = await self.ctx.indexes.current(self.session, self.ctx.tenant_id)
+        hits = await asyncio.to_thread(
+            index.search, user.id, vector, tokenize(query.text), fetch, flt, policy.fusion
+        )
+        if not hits:
+            return []
+        rows = {
+            m.id: m
+            for m in await self.session.scalars(
+                select(Memory).where(Memory.id.in_([h.id for h in hits]), Memory.user_id == user.id)
+            )
+        }
+        hits = [h for h in hits if h.id in rows]
+        if len(named) == 1:
+            factor = 1.0 + policy.subject_boost
+            hits = [
+                replace(h, score=h.score * factor) if (rows[h.id].subject_partner_id or 0) in named else h
+                for h in hits
+            ]
+            hits.sort(key=lambda h: (-h.score, -h.dense, h.id))
+        hits = hits[: query.k]
+        linked_ids: dict[int, list[int]] = {h.id: [] for h in hits}
+        linked_rows: dict[int, Memory] = {}
+        if query.include_linked:
+            linked_ids, linked_rows = await self._linked(user, [h.id for h in hits], query.include_superseded)
+        rendered = {r.memory.id: r for r in await self.render(user, [*rows.values(), *linked_rows.values()])}
+        return [
+            Found(item=rendered[h.id], hit=h, linked=[rendered[i] for i in linked_ids[h.id] if i in rendered])
+            for h in hits
+        ]
+
+    async def _linked(
+        self, user: User, ids: list[int], include_superseded: bool
+    ) -> tuple[dict[int, list[int]], dict[int, Memory]]:
+        links = (
+            await self.session.execute(
+                select(MemoryLink.memory_id, MemoryLink.linked_id, MemoryLink.score)
+                .where(or_(MemoryLink.memory_id.in_(ids), MemoryLink.linked_id.in_(ids)))
+                .order_by(MemoryLink.score.desc())
+            )
+        ).all()
+        by_hit: dict[int, list[int]] = {i: [] for i in ids}
+        for a, b, _score in links:
+            if a in by_hit:
+                by_hit[a].append(b)
+            if b in by_hit:
+                by_hit[b].append(a)
+        wanted = {i for targets in by_hit.values() for i in targets}
+        conditions: list[Any] = [Memory.id.in_(wanted), Memory.user_id == user.id]
+        if not include_superseded:
+            conditions.append(Memory.valid_to.is_(None))
+        rows = (
+            {m.id: m for m in await self.session.scalars(select(Memory).where(*conditions))} if wanted else {}
+        )
+        return {h: [i for i in targets if i in rows] for h, targets in by_hit.items()}, rows
+
+    async def _named_subjects(self, user: User, text: str) -> set[int]:
+        """Subjects (0 = the user, else partner ids) whose name appears in ``text``."""
+        words = set(_WORD.findall(text.lower()))
+        names = [(0, owner_name(user))]
+        names += list(
+            (
+                await self.session.execute(select(Partner.id, Partner.name).where(Partner.user_id == user.id))
+            ).tuples()
+        )
+        return {sid for sid, name in names if any(part in words for part in _WORD.findall(name.lower()))}
+
+    async def _filter(self, user: User, query: Query) -> SearchFilter:
+        subjects: set[int] = set()
+        if query.partner:
+            subjects.add((await self._partner(user, query.partner, "partner")).id)
+        if query.subject:
+            if query.subject == "user":
+                subjects.add(0)
+            else:
+                subjects.add((await self._partner(user, query.subject, "subject")).id)
+        sessions = None
+        if query.session:
+            sessions = frozenset({(await self._session(user, query.session, "session")).id})
+        return SearchFilter(
+            subject_ids=frozenset(subjects) if subjects else None,
+            session_ids=sessions,
+            observed_from=query.observed_from.timestamp() if query.observed_from else None,
+            observed_to=query.observed_to.timestamp() if query.observed_to else None,
+            include_superseded=query.include_superseded,
+        )
+
+    async def _partner(self, user: User, external_id: str, field: str, *, not_found: bool = False) -> Partner:
+        partner = await self.session.scalar(
+            select(Partner).where(Partner.user_id == user.id, Partner.external_id == external_id)
+        )
+        if partner is None:
+            if not_found:
+                raise NotFound(f"partner {external_id!r} not found")
+            raise InvalidInput(
+                f"unknown partner {external_id!r}", [FieldProblem(field, f"no partner {external_id!r}")]
+            )
+        return partner
+
+    async def _session(self, user: User, external_id: str, field: str) -> ConversationSession:
+        conv = await self.session.scalar(
+            select(ConversationSession).where(
+                ConversationSession.user_id == user.id, ConversationSession.external_id == external_id
+            )
+        )
+        if conv is None:
+            raise InvalidInput(
+                f"unknown session {external_id!r}", [FieldProblem(field, f"no session {external_id!r}")]
+            )
+        return conv

@@ -1,0 +1,145 @@
+"""Tables of the egocentric conversation memory.
+
+Every table references ``users`` (or a row that does) with ``ON DELETE CASCADE``; the change feed
+(``memory_changes``) references only the tenant, so that deletions stay visible to other replicas
+after the memory rows are gone.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from persona_api.store.tables import Base, BigIntId, utcnow
+
+
+class Partner(Base):
+    """A conversation partner of a user (a person, an agent, a bot)."""
+
+    __tablename__ = "partners"
+    __table_args__ = (UniqueConstraint("user_id", "external_id", name="uq_partners_user_external"),)
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(BigIntId, ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    external_id: Mapped[str] = mapped_column(String(128))
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(16), default="person")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ConversationSession(Base):
+    """A conversation of the user with one or more partners; ``ordinal`` counts per user from 1."""
+
+    __tablename__ = "conversation_sessions"
+    __table_args__ = (
+        UniqueConstraint("user_id", "external_id", name="uq_sessions_user_external"),
+        UniqueConstraint("user_id", "ordinal", name="uq_sessions_user_ordinal"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(BigIntId, ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    external_id: Mapped[str] = mapped_column(String(128))
+    ordinal: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime] = mapped_column()
+    partner_ids: Mapped[list[int]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Turn(Base):
+    """One utterance; ``speaker_partner_id`` is null when the user speaks."""
+
+    __tablename__ = "turns"
+    __table_args__ = (UniqueConstraint("session_id", "external_id", name="uq_turns_session_external"),)
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
+    session_id: Mapped[int] = mapped_column(
+        BigIntId, ForeignKey("conversation_sessions.id", ondelete="CASCADE"), index=True
+    )
+    user_id: Mapped[int] = mapped_column(BigIntId, ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    external_id: Mapped[str] = mapped_column(String(128))
+    position: Mapped[int] = mapped_column(Integer)
+    speaker_partner_id: Mapped[int | None] = mapped_column(
+        BigIntId, ForeignKey("partners.id", ondelete="CASCADE")
+    )
+    text: Mapped[str] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column()
+    extracted_by: Mapped[str | None] = mapped_column(String(32), default=None)
+    """Which extractor has processed the turn (null: pending, e.g. for an off-path LLM extractor)."""
+
+
+class Memory(Base):
+    """Something the user's side of the conversation learned, about the user or a partner."""
+
+    __tablename__ = "memories"
+    __table_args__ = (
+        Index("ix_memories_user_subject_current", "user_id", "subject_partner_id", "valid_to"),
+        Index("ix_memories_user_hash", "user_id", "text_hash"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(BigIntId, ForeignKey("users.id", ondelete="CASCADE"))
+    subject_partner_id: Mapped[int | None] = mapped_column(
+        BigIntId, ForeignKey("partners.id", ondelete="CASCADE")
+    )
+    text: Mapped[str] = mapped_column(Text)
+    text_hash: Mapped[str] = mapped_column(String(64))
+    fact_key: Mapped[str | None] = mapped_column(String(200), default=None)
+    origin: Mapped[str] = mapped_column(String(16))
+    session_id: Mapped[int | None] = mapped_column(
+        BigIntId, ForeignKey("conversation_sessions.id", ondelete="SET NULL"), default=None
+    )
+    source_turn_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
+    provenance: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    """Every observation merged into this memory: ``{session_id, turn_ids, observed_at, origin}``."""
+    observed_at: Mapped[datetime] = mapped_column()
+    valid_from: Mapped[datetime] = mapped_column()
+    valid_to: Mapped[datetime | None] = mapped_column(default=None)
+    superseded_by: Mapped[int | None] = mapped_column(
+        BigIntId, ForeignKey("memories.id", ondelete="SET NULL"), default=None
+    )
+    embedding: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class MemoryLink(Base):
+    """An undirected relation between two memories of one user (stored once, low id first)."""
+
+    __tablename__ = "memory_links"
+
+    memory_id: Mapped[int] = mapped_column(
+        BigIntId, ForeignKey("memories.id", ondelete="CASCADE"), primary_key=True
+    )
+    linked_id: Mapped[int] = mapped_column(
+        BigIntId, ForeignKey("memories.id", ondelete="CASCADE"), primary_key=True
+    )
+    kind: Mapped[str] = mapped_column(String(16))
+    score: Mapped[float] = mapped_column()
+
+
+class MemoryHead(Base):
+    """Per-tenant change counter. Each memory write increments it under a row lock, so change
+    sequence numbers are assigned in commit order without gaps (replicas can trust a watermark)."""
+
+    __tablename__ = "memory_heads"
+
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True)
+    seq: Mapped[int] = mapped_column(BigIntId, default=0)
+
+
+class MemoryChange(Base):
+    """One entry of the change feed: memory ``memory_id`` was upserted or deleted at ``seq``."""
+
+    __tablename__ = "memory_changes"
+    __table_args__ = (Index("ix_memory_changes_tenant_seq", "tenant_id", "seq"),)
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    seq: Mapped[int] = mapped_column(BigIntId)
+    memory_id: Mapped[int] = mapped_column(BigIntId)
+    op: Mapped[str] = mapped_column(String(8))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

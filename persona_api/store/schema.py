@@ -1,0 +1,11 @@
+"""The complete schema: importing this module registers every capability's tables on
+``Base.metadata`` (used by Alembic's autogenerate and by the schema tests)."""
+
+from __future__ import annotations
+
+from persona_api.memory import tables as memory_tables
+from persona_api.store.tables import Base
+
+metadata = Base.metadata
+
+__all__ = ["memory_tables", "metadata"]
