@@ -2,7 +2,8 @@
 
 One tenant: 100,000 memories of one user plus 20,000 of twenty others, random L2-normalised 384-d
 vectors, 8 random tokens per memory from a 5,000-word vocabulary; 5% of the memories superseded.
-Prints upsert throughput, resident memory, and latency percentiles of 500 searches (k=10).
+Prints upsert throughput, resident memory, latency percentiles of 500 searches (k=10) in wall and
+thread-CPU time (the difference is other processes on the host), and save/load times.
 
     OPENBLAS_NUM_THREADS=1 python bench/index_micro.py [--alternatives]
 
@@ -101,9 +102,10 @@ def build(rng: np.random.Generator) -> MemoryIndex:
         elapsed += time.perf_counter() - start
         added += n
     print(f"bulk upsert      {added:,} entries in batches of {batch}: {added / elapsed:,.0f} entries/s")
+    codes = len(index) * DIM / 2**20
     print(
-        f"resident memory  +{rss_mb() - before:,.0f} MB for {len(index):,} entries (fp16 codes alone: "
-        f"{len(index) * DIM * 2 / 2**20:,.0f} MB)"
+        f"resident memory  +{rss_mb() - before:,.0f} MB for {len(index):,} entries "
+        f"(of which vector codes: fp16 {2 * codes:,.0f} MB + int8 {codes:,.0f} MB)"
     )
 
     singles = entries(rng, 10_000_000, BIG_USER, 1_000)

@@ -4,36 +4,40 @@ It holds every memory of the tenant, current and superseded, follows the databas
 through ``upsert``/``remove`` and answers queries for one owner at a time: FAISS dense retrieval and
 BM25 over the same filtered candidate set, fused with weighted RRF (or a min-max linear blend).
 
-Each user is a *shard*, so a query costs what the user owns, not what the tenant owns: a FAISS
-``IndexScalarQuantizer`` (fp16, inner product) whose row ``i`` is memory ``ids[i]`` (that column is
-the id map), aligned numpy columns (subject, session, observed_at, current, alive) that turn a
-``SearchFilter`` into one vectorised mask, and a ``BM25Index`` (IDF from the user's memories).
+Each user is a *shard*, so a query costs what the user owns, not what the tenant owns. A shard is
+two positional FAISS ``IndexScalarQuantizer`` (inner product) over the same rows, int8 for the scan
+and fp16 for the scores, with row ``i`` being memory ``ids[i]`` (that column is the id map); aligned
+numpy columns (subject, session, observed_at, current, alive) that turn a ``SearchFilter`` into
+one vectorised mask; and a ``BM25Index`` of the user's memories (so IDF is the user's).
 
 Dense path, chosen by measurement (``bench/index_micro.py --alternatives``: top-100 for a
-100k-memory user of a 120k-memory tenant, 384-d, one thread, p50/p95 ms on the 2-core host):
+100k-memory user of a 120k-memory tenant, 384-d, one thread, CPU-time p50 / p95 in ms):
 
-    tenant ``IndexIDMap2(IndexFlatIP)`` + ``IDSelectorBatch`` of the user's ids   20.9 / 29.3
-    tenant ``IndexIDMap2(IndexFlatIP)``, no selector (unfiltered lower bound)     6.8 / 7.8
-    per-user numpy float32 matrix, matmul + argpartition                         14.2 / 20.1
-    per-user FAISS ``IndexFlatIP`` float32                                        5.6 / 6.3
-    per-user FAISS fp16 scalar quantizer                                          2.8 / 3.2
-    per-user FAISS fp16 + ``IDSelectorBitmap`` (95% pass)                         4.4 / 5.6
+    tenant ``IndexIDMap2(IndexFlatIP)`` + ``IDSelectorBatch`` of the user's ids   25.7 / 36.9
+    tenant ``IndexIDMap2(IndexFlatIP)``, no selector (unfiltered lower bound)     9.5 / 9.9
+    per-user numpy float32 matrix, matmul + argpartition                         13.7 / 16.3
+    per-user FAISS ``IndexFlatIP`` float32                                        6.7 / 7.3
+    per-user FAISS fp16 scalar quantizer                                          3.1 / 3.5
+    per-user FAISS fp16 + ``IDSelectorBitmap`` (95% pass)                         5.8 / 6.1
+    per-user FAISS int8 top-164, fp16 rerank (this module)                        2.2 / 2.6
 
 A flat scan is bound by memory bandwidth (100k float32 vectors are 154 MB), so exact float32 cannot
-meet a 5 ms p95 at 100k on this host whichever library runs it; fp16 halves the bytes, with a cosine
-error below ``2**-11`` (~1e-5 in practice). The tenant-wide index with an id selector pays for the
-tenant on every query and every removal, and building the selector alone takes 7 ms. Filters reach
-FAISS as an ``IDSelectorBitmap`` over shard rows via ``SearchParameters``; since that path skips
-FAISS's batched kernel, a filter passing at least a quarter of the rows over-fetches without a
-selector and drops rejected rows (exact: the first ``n`` survivors are the filtered top ``n``),
-retrying with the bitmap if too few survive. Up to ``_GATHER_MAX`` selected rows are decoded and
-scored with numpy instead (0.05 ms against 0.18 ms for a bitmap scan of a 100k shard).
+meet a 5 ms p95 at 100k here whichever library runs it, and a tenant-wide index with an id selector
+also pays for the whole tenant on every query and removal. The int8 scan (``QT_8bit_direct_signed``
+over ``rint(127 * x)``, which cannot overflow for unit vectors; 38 MB per 100k) picks
+``n + max(n, 64)`` candidates, whose fp16 codes give the returned cosines (error below
+``2**-11``, ~1e-5 in practice); the int8 score error (std ~0.002) is far below what that margin
+absorbs. Filters reach FAISS as an ``IDSelectorBitmap`` over shard rows via ``SearchParameters``;
+since that path skips FAISS's batched kernel, a filter passing at least a quarter of the rows
+over-fetches without a selector and drops rejected rows (the first survivors are the filtered
+top), retrying with the bitmap if too few survive. Up to ``_GATHER_MAX`` selected rows skip the
+scan and are scored directly.
 
 Mutations never rebuild anything on the search path: columns grow in place, a removed or re-embedded
 row becomes a tombstone (``alive`` False, in no mask, gone from BM25), a metadata-only change such as
 supersession updates its row in place, and a shard compacts once a quarter of its rows are dead.
-``save`` writes the live rows as one tenant-wide ``IndexIDMap2(IndexScalarQuantizer)`` keyed by
-memory id, so the artifact carries its own id map. A ``threading.RLock`` serialises one tenant's
+``save`` writes the live rows as one tenant-wide ``IndexIDMap2(IndexScalarQuantizer fp16)`` keyed
+by memory id, so the artifact carries its own id map. A ``threading.RLock`` serialises one tenant's
 mutations and searches; FAISS releases the GIL while it scans.
 """
 
@@ -150,7 +154,8 @@ def _new_dense(dim: int, kind: int = faiss.ScalarQuantizer.QT_fp16) -> Any:
 
 
 def _int8(vectors: NDArray[np.float32]) -> NDArray[np.float32]:
-    """Unit vectors as the integers ``QT_8bit_direct_signed`` stores exactly (it floors and wraps)."""
+    """Unit vectors scaled and rounded for ``QT_8bit_direct_signed``, which stores integers as they
+    are (it would floor fractions and wrap values beyond the int8 range)."""
     scaled = vectors * np.float32(127.0)
     np.rint(scaled, out=scaled)
     return np.clip(scaled, -127.0, 127.0, out=scaled)
@@ -175,9 +180,9 @@ def _bitmap_selector(mask: NDArray[np.bool_]) -> tuple[Any, NDArray[np.uint8]]:
 class _Shard:
     """One user's memories (see the module docstring).
 
-    Rows are append-only between compactions. BM25 documents are keyed by the row's append sequence
-    number, which compaction does not change, and ``searchsorted`` on the ascending ``seq`` column
-    maps them back to rows.
+    Rows are append-only between compactions. BM25 documents are keyed by the row's sequence number
+    (append order; the memory id for rows restored by ``load``), which compaction does not change,
+    and ``searchsorted`` on the ascending ``seq`` column maps them back to rows.
     """
 
     def __init__(self, dim: int) -> None:
