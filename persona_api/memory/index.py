@@ -5,8 +5,8 @@ through ``upsert``/``remove`` and answers queries for one owner at a time: FAISS
 BM25 over the same filtered candidate set, fused with weighted RRF (or a min-max linear blend).
 
 Each user is a *shard*, so a query costs what the user owns, not what the tenant owns. A shard is
-two positional FAISS ``IndexScalarQuantizer`` (inner product) over the same rows, int8 for the scan
-and fp16 for the scores, with row ``i`` being memory ``ids[i]`` (that column is the id map); aligned
+a positional FAISS ``IndexScalarQuantizer`` (fp16, inner product), row ``i`` being memory
+``ids[i]`` (that column is the id map); aligned
 numpy columns (subject, session, observed_at, current, alive) that turn a ``SearchFilter`` into
 one vectorised mask; and a ``BM25Index`` of the user's memories (so IDF is the user's).
 
@@ -19,16 +19,16 @@ Dense path, chosen by measurement (``bench/index_micro.py --alternatives``: top-
     per-user FAISS ``IndexFlatIP`` float32                                        6.7 / 7.3
     per-user FAISS fp16 scalar quantizer                                          3.1 / 3.5
     per-user FAISS fp16 + ``IDSelectorBitmap`` (95% pass)                         5.8 / 6.1
-    per-user FAISS int8 top-164, fp16 rerank (this module)                        2.2 / 2.6
+    per-user FAISS int8 top-164, fp16 rerank                                      2.2 / 2.6
 
 A flat scan is bound by memory bandwidth (100k float32 vectors are 154 MB), so exact float32 cannot
 meet a 5 ms p95 at 100k here whichever library runs it, and a tenant-wide index with an id selector
-also pays for the whole tenant on every query and removal. The int8 scan (``QT_8bit_direct_signed``
-over ``rint(127 * x)``, which cannot overflow for unit vectors; 38 MB per 100k) picks
-``n + max(n, 64)`` candidates, whose fp16 codes give the returned cosines (error below
-``2**-11``, ~1e-5 in practice); the int8 score error (std ~0.002) is far below what that margin
-absorbs. Filters reach FAISS as an ``IDSelectorBitmap`` over shard rows via ``SearchParameters``;
-since that path skips FAISS's batched kernel, a filter passing at least a quarter of the rows
+also pays for the whole tenant on every query and removal. This module scans the fp16 codes (cosine
+error below ``2**-11``). An int8 first pass with fp16 re-ranking measured a little faster but
+returned the wrong neighbours on real MiniLM vectors (their components are small, so
+``QT_8bit_direct_signed`` codes lose the ranking), which cost a third of the memory search's
+evidence recall on LoCoMo; exactness won. Filters reach FAISS as an ``IDSelectorBitmap`` over
+shard rows via ``SearchParameters``; since that path skips FAISS's batched kernel, a filter passing at least a quarter of the rows
 over-fetches without a selector and drops rejected rows (the first survivors are the filtered
 top), retrying with the bitmap if too few survive. Up to ``_GATHER_MAX`` selected rows skip the
 scan and are scored directly.
@@ -65,7 +65,6 @@ LEXICAL_FILE = "lexical.json"
 
 _GATHER_MAX = 64
 _OVERFETCH_MIN_FRACTION = 0.25
-_RERANK_MARGIN = 64
 _COLUMNS: dict[str, type[np.generic]] = {
     "id": np.int64,
     "subject_id": np.int64,
@@ -153,14 +152,6 @@ def _new_dense(dim: int, kind: int = faiss.ScalarQuantizer.QT_fp16) -> Any:
     return faiss.IndexScalarQuantizer(dim, kind, faiss.METRIC_INNER_PRODUCT)
 
 
-def _int8(vectors: NDArray[np.float32]) -> NDArray[np.float32]:
-    """Unit vectors scaled and rounded for ``QT_8bit_direct_signed``, which stores integers as they
-    are (it would floor fractions and wrap values beyond the int8 range)."""
-    scaled = vectors * np.float32(127.0)
-    np.rint(scaled, out=scaled)
-    return np.clip(scaled, -127.0, 127.0, out=scaled)
-
-
 def _renamed(state: dict[str, Any], rename: dict[int, int]) -> dict[str, Any]:
     """A ``BM25Index`` state with every document id replaced through ``rename``."""
     postings = {}
@@ -186,7 +177,6 @@ class _Shard:
     """
 
     def __init__(self, dim: int) -> None:
-        self.coarse = _new_dense(dim, faiss.ScalarQuantizer.QT_8bit_direct_signed)
         self.fine = _new_dense(dim)
         self.lexical = BM25Index()
         self.size = 0
@@ -222,7 +212,6 @@ class _Shard:
         values: dict[str, Any] = {**meta, "seq": seqs, "alive": True}
         for name, col in self.cols.items():
             col[start : start + n] = values[name]
-        self.coarse.add(_int8(vectors))
         self.fine.add(vectors)
         self.rows.update(zip(meta["id"].tolist(), range(start, start + n), strict=True))
         if tokens is not None:
@@ -246,7 +235,6 @@ class _Shard:
     def compact(self) -> None:
         keep = self.col("alive").copy()
         selector, _bits = _bitmap_selector(~keep)
-        self.coarse.remove_ids(selector)
         self.fine.remove_ids(selector)
         self.cols = {name: col[: self.size][keep].copy() for name, col in self.cols.items()}
         self.size, self.dead, self.seq_is_row = int(keep.sum()), 0, False
@@ -278,27 +266,29 @@ class _Shard:
             return []
         if selected <= _GATHER_MAX:
             rows = np.flatnonzero(mask)
-        else:
-            rows = self._coarse_top(query, mask, selected, min(selected, n + max(n, _RERANK_MARGIN)))
-        sims = (self.fine.reconstruct_batch(rows) @ query).astype(np.float32)
+            sims = (self.fine.reconstruct_batch(rows) @ query).astype(np.float32)
+            return _ranked(self.cols["id"][rows], sims, n)
+        rows, sims = self._scan(query, mask, selected, n)
         return _ranked(self.cols["id"][rows], sims, n)
 
-    def _coarse_top(
+    def _scan(
         self, query: NDArray[np.float32], mask: NDArray[np.bool_], selected: int, m: int
-    ) -> NDArray[np.int64]:
-        """Rows of the ``m`` selected rows that score highest on the int8 codes."""
+    ) -> tuple[NDArray[np.int64], NDArray[np.float32]]:
+        """The ``m`` selected rows most similar to ``query`` and their cosines, from a FAISS scan."""
         if selected >= _OVERFETCH_MIN_FRACTION * self.size:
             want = min(self.size, math.ceil(m * self.size / selected * 1.25) + 32)
-            labels: NDArray[np.int64] = self.coarse.search(query[None], want)[1][0]
-            found = labels[labels >= 0]
-            passing = found[mask[found]]
-            if len(passing) >= m or want == self.size:
-                return passing[:m]
+            sims, labels = self.fine.search(query[None], want)
+            sims, labels = sims[0], labels[0]
+            keep = labels >= 0
+            keep[keep] = mask[labels[keep]]
+            if int(keep.sum()) >= m or want == self.size:
+                return labels[keep][:m], sims[keep][:m]
         selector, _bits = _bitmap_selector(mask)
         params = faiss.SearchParameters()
         params.sel = selector
-        labels = self.coarse.search(query[None], m, params=params)[1][0]
-        return labels[labels >= 0]
+        sims, labels = self.fine.search(query[None], m, params=params)
+        keep = labels[0] >= 0
+        return labels[0][keep], sims[0][keep]
 
     def lexical_top(
         self, tokens: Sequence[str], mask: NDArray[np.bool_], n: int, dense: Ranked

@@ -533,3 +533,27 @@ def test_searches_stay_consistent_while_the_feed_applies_changes() -> None:
         thread.join()
     assert errors == []
     assert idx.ids_for_user(1) == list(range(300, 600))
+
+
+@pytest.mark.parametrize("n", [50, 3_000])
+def test_dense_ranking_is_exact_on_embedding_like_vectors(n: int) -> None:
+    """Unit vectors with small components, as sentence embeddings have, on both the gathering path
+    (few rows) and the FAISS scan path: the ranking must match brute force."""
+    rng = np.random.default_rng(7)
+    vectors = rng.normal(size=(n, 384)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    index = MemoryIndex(dim=384)
+    index.upsert(
+        [
+            IndexEntry(id=i + 1, user_id=1, subject_id=0, session_id=0, observed_at=0.0, current=True,
+                       vector=vectors[i], tokens=("word",))
+            for i in range(n)
+        ]
+    )  # fmt: skip
+    for q in range(5):
+        query = vectors[q * 7] * 0.6 + vectors[q * 7 + 1] * 0.4
+        query /= np.linalg.norm(query)
+        expected = (np.argsort(-(vectors @ query))[:10] + 1).tolist()
+        assert [mid for mid, _ in index.nearest(1, query, 10)] == expected
+        dense_only = FusionWeights(lexical=0.0)
+        assert [h.id for h in index.search(1, query, [], 10, SearchFilter(), dense_only)] == expected
