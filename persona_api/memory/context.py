@@ -18,7 +18,7 @@ from persona_api.store.tables import User
 class SearchPolicy:
     """Default search settings, tuned on the LoCoMo dev conversations (``eval/locomo.py --grid``)."""
 
-    fusion: FusionWeights = field(default_factory=lambda: FusionWeights(method="rrf", rrf_k=10.0))
+    fusion: FusionWeights = field(default_factory=lambda: FusionWeights(method="rrf", dense=1.0, rrf_k=2.0))
     subject_boost: float = 0.5
     """When the query names exactly the user or one partner, memories about them score this much more
     (relative); the others still compete, so a memory about someone else can still win."""

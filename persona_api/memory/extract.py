@@ -617,8 +617,9 @@ def _answer_sentences(sentences: list[str], scene: _Scene) -> list[str]:
 class RuleExtractor:
     """Rule-based :class:`Extractor`: one candidate per turn and subject, in turn order."""
 
-    def __init__(self, *, min_content_words: int = 3) -> None:
+    def __init__(self, *, min_content_words: int = 3, quote_questions: bool = True) -> None:
         self._min_content_words = min_content_words
+        self._quote_questions = quote_questions
 
     def extract(self, turns: Sequence[TurnInput]) -> list[MemoryCandidate]:
         """Candidates for ``turns``; deterministic (same input, same output)."""
@@ -639,30 +640,39 @@ class RuleExtractor:
             by_subject.setdefault(turn.speaker, []).append(_photo_sentence(turn.speaker, caption))
         when = f" (on {_fmt_day(turn.at.date())})"
         asked = _last_question(turn)
-        # An answer means little without its question ("The Minnesota Wolves!"): when the turn
-        # follows someone else's question, the memory quotes it and names both turns as sources.
-        lead = f"{turn.speaker} said: "
-        sources: tuple[str, ...] = (turn.turn_id,)
+        quoted = None
         if asked is not None:
+            # A reply means little without its question ("Yes, in Paris!"): the memory quotes the
+            # question and so names both turns as its sources.
             asker, question, asked_id = asked
             question = resolve_relative_dates(_rewrite(question, _Scene(asker, (turn.speaker,))), turn.at)
-            lead = f"{turn.speaker} said, when {asker} asked '{question}': "
-            sources = (asked_id, turn.turn_id) if asked_id else sources
+            quoted = (
+                f"{turn.speaker} said, when {asker} asked '{question}': ",
+                (asked_id, turn.turn_id) if asked_id else (turn.turn_id,),
+            )
         if by_subject:
+            lead, sources = (
+                quoted if quoted and self._quote_questions else (f"{turn.speaker} said: ", (turn.turn_id,))
+            )
             return [
                 self._candidate(turn, subject, lead, " ".join(parts), when, sources)
                 for subject, parts in by_subject.items()
             ]
-        answer = _answer_sentences(sentences, scene) if asked else []
-        if asked is None or not answer:
+        answer = _answer_sentences(sentences, scene) if quoted else []
+        if quoted is None or not answer:
             return []
         subject = _subject_of(" ".join(answer), scene)
         reply = " ".join(_rewrite(s, scene) for s in answer)
-        return [self._candidate(turn, subject, lead, reply, when, sources)]
+        return [self._candidate(turn, subject, quoted[0], reply, when, quoted[1])]
 
     @staticmethod
     def _candidate(
-        turn: TurnInput, subject: str, lead: str, body: str, when: str, sources: tuple[str, ...]
+        turn: TurnInput,
+        subject: str,
+        lead: str,
+        body: str,
+        when: str,
+        sources: tuple[str, ...],
     ) -> MemoryCandidate:
         """The memory ``lead + body + when``; its fact key comes from ``body`` only, never a question."""
         body = resolve_relative_dates(body, turn.at)

@@ -26,12 +26,11 @@ meet a 5 ms p95 at 100k here whichever library runs it, and a tenant-wide index 
 also pays for the whole tenant on every query and removal. This module scans the fp16 codes (cosine
 error below ``2**-11``). An int8 first pass with fp16 re-ranking measured a little faster but
 returned the wrong neighbours on real MiniLM vectors (their components are small, so
-``QT_8bit_direct_signed`` codes lose the ranking), which cost a third of the memory search's
-evidence recall on LoCoMo; exactness won. Filters reach FAISS as an ``IDSelectorBitmap`` over
-shard rows via ``SearchParameters``; since that path skips FAISS's batched kernel, a filter passing at least a quarter of the rows
-over-fetches without a selector and drops rejected rows (the first survivors are the filtered
-top), retrying with the bitmap if too few survive. Up to ``_GATHER_MAX`` selected rows skip the
-scan and are scored directly.
+``QT_8bit_direct_signed`` codes lose the ranking); exactness won. Filters reach FAISS as an
+``IDSelectorBitmap`` over shard rows via ``SearchParameters``; since that path skips FAISS's
+batched kernel, a filter passing at least a quarter of the rows over-fetches without a selector
+and drops rejected rows (the first survivors are the filtered top), retrying with the bitmap if
+too few survive. Up to ``_GATHER_MAX`` selected rows skip the scan and are scored directly.
 
 Mutations never rebuild anything on the search path: columns grow in place, a removed or re-embedded
 row becomes a tombstone (``alive`` False, in no mask, gone from BM25), a metadata-only change such as

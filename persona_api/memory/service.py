@@ -220,9 +220,8 @@ class Memories:
         fetch = min(100, query.k * policy.overfetch) if len(named) == 1 else query.k
         [vector] = await asyncio.to_thread(self.ctx.embedder.encode, [query.text])
         index = await self.ctx.indexes.current(self.session, self.ctx.tenant_id)
-        hits = await asyncio.to_thread(
-            index.search, user.id, vector, tokenize(query.text), fetch, flt, policy.fusion
-        )
+        tokens = tokenize(query.text)
+        hits = await asyncio.to_thread(index.search, user.id, vector, tokens, fetch, flt, policy.fusion)
         if not hits:
             return []
         rows = {

@@ -7,6 +7,7 @@ duplicate and supersede checks see every committed memory and no concurrent writ
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import re
 from collections.abc import Sequence
@@ -21,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from persona_api.memory.embed import to_bytes
 from persona_api.memory.feed import UPSERT, MemoryIndexes, lock_head, record_changes
-from persona_api.memory.index import SearchFilter
+from persona_api.memory.index import MemoryIndex, SearchFilter
 from persona_api.memory.tables import Memory, MemoryLink
 from persona_api.store.tables import utcnow
 
@@ -151,7 +152,7 @@ async def _duplicate_of(
     item: NewMemory,
     digest: str,
     created: list[tuple[Memory, NewMemory]],
-    index: Any,
+    index: MemoryIndex,
     policy: WritePolicy,
 ) -> Memory | None:
     for memory, earlier in created:  # memories of this same batch are not in the index yet
@@ -170,7 +171,7 @@ async def _duplicate_of(
     if exact is not None:
         return exact
     subject = frozenset({item.subject_partner_id or 0})
-    near = index.nearest(user_id, item.vector, 1, SearchFilter(subject_ids=subject))
+    near = await asyncio.to_thread(index.nearest, user_id, item.vector, 1, SearchFilter(subject_ids=subject))
     if near and near[0][1] >= policy.duplicate:
         candidate = await session.get(Memory, near[0][0])
         if candidate is not None and candidate.valid_to is None and candidate.user_id == user_id:
@@ -205,7 +206,7 @@ def _pair(a: int, b: int) -> dict[str, int]:
 
 async def _link_related(
     session: AsyncSession,
-    index: Any,
+    index: MemoryIndex,
     user_id: int,
     memory: Memory,
     item: NewMemory,
@@ -214,12 +215,13 @@ async def _link_related(
 ) -> None:
     if policy.max_links <= 0:
         return
-    near = index.nearest(user_id, item.vector, policy.max_links + len(superseded), SearchFilter())
+    near = await asyncio.to_thread(
+        index.nearest, user_id, item.vector, policy.max_links + len(superseded), SearchFilter()
+    )
     linked = 0
     for other_id, score in near:
         if other_id in superseded or score < policy.link or linked >= policy.max_links:
             continue
-        pair = _pair(memory.id, other_id)
-        if await session.get(MemoryLink, (pair["memory_id"], pair["linked_id"])) is None:
-            session.add(MemoryLink(**pair, kind="related", score=round(float(score), 4)))
-            linked += 1
+        # The memory is new, so none of its pairs can exist yet.
+        session.add(MemoryLink(**_pair(memory.id, other_id), kind="related", score=round(float(score), 4)))
+        linked += 1

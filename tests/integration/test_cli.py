@@ -39,14 +39,20 @@ def _get(url: str) -> tuple[int, dict[str, object]]:
         return error.code, json.loads(error.read())
 
 
-def quickstart_script(base: str) -> str:
-    readme = (ROOT / "README.md").read_text()
-    section = readme.split("## Quickstart with curl", 1)[1]
+def readme_block(heading: str) -> str:
+    section = (ROOT / "README.md").read_text().split(heading, 1)[1]
     block = re.search(r"```bash\n(.*?)```", section, re.S)
-    assert block, "README has no bash block in the quickstart section"
-    script = block.group(1)
+    assert block, f"README has no bash block under {heading!r}"
+    return block.group(1)
+
+
+def quickstart_script(base: str) -> str:
+    """The README's quickstart, then its conversation-memory example, as one script."""
+    script = readme_block("## Quickstart with curl")
     assert "BASE=http://127.0.0.1:8000\n" in script
-    return "set -euo pipefail\n" + script.replace("BASE=http://127.0.0.1:8000\n", f"BASE={base}\n")
+    script = script.replace("BASE=http://127.0.0.1:8000\n", f"BASE={base}\n")
+    memory = readme_block("## Conversation memory")
+    return "set -euo pipefail\n" + script + "echo ---\n" + memory
 
 
 class Served:
@@ -109,7 +115,8 @@ def test_serve_with_no_configuration_then_quickstart_then_reindex(served: Served
         ["bash", "-c", quickstart_script(base)], cwd=cwd, capture_output=True, text=True, timeout=60
     )
     assert result.returncode == 0, result.stderr
-    lines = result.stdout.strip().splitlines()
+    quick, memory = result.stdout.split("---\n")
+    lines = quick.strip().splitlines()
     created = json.loads(lines[0])
     assert created["id"] == "alice" and created["metadata"] == {"locale": "en"}
     assert json.loads(lines[1])["metadata"] == {"locale": "en", "plan": "pro"}
@@ -117,6 +124,10 @@ def test_serve_with_no_configuration_then_quickstart_then_reindex(served: Served
     assert json.loads(lines[3])["user"]["id"] == "alice"
     assert lines[4] == "204"
     assert json.loads(lines[5])["status"] == 404
+    partner, session, ingest, found = (json.loads(line) for line in memory.strip().splitlines())
+    assert partner["name"] == "Bob" and session["ordinal"] == 1 and ingest["accepted"] == ["t1", "t2"]
+    top = found["results"][0]["memory"]
+    assert "Lisbon" in top["text"] and top["about"] == "Bob" and "t1" in top["source_turn_ids"]
 
     job = subprocess.run(
         [sys.executable, "-m", "persona_api", "reindex"],

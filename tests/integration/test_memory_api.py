@@ -249,3 +249,28 @@ async def test_bad_input_is_rejected_and_writes_nothing(client: Client, tenant: 
     assert (await client.get("/v1/users/caroline/sessions", headers=h)).json()["total"] == 1
     missing = await client.get("/v1/users/caroline/memories/999999", headers=h)
     assert missing.status_code == 404
+
+
+async def test_search_filters_by_session_and_time(client: Client, tenant: TenantKey) -> None:
+    await conversation(client, tenant)
+    h = tenant.headers
+    later = await client.post(
+        "/v1/users/caroline/sessions",
+        json={"id": "s2", "partners": ["mel"], "started_at": "2023-06-20T10:00:00Z"},
+        headers=h,
+    )
+    assert later.json()["ordinal"] == 2
+    turns = [{"id": "D2:1", "speaker": "user", "text": "I went to another support group meeting on Friday."}]
+    assert (
+        await client.post("/v1/users/caroline/sessions/s2/turns", json={"turns": turns}, headers=h)
+    ).status_code == 201
+
+    everywhere = await search(client, tenant, "support group")
+    assert {r["memory"]["session"] for r in everywhere} >= {"s1", "s2"}
+    in_s2 = await search(client, tenant, "support group", session="s2")
+    assert in_s2 and all(r["memory"]["session"] == "s2" for r in in_s2)
+    assert in_s2[0]["memory"]["tag"] == "about Caroline, from session 2 (2023-06-20)"
+    june = await search(client, tenant, "support group", observed_from="2023-06-01T00:00:00Z")
+    assert june and all(r["memory"]["session"] == "s2" for r in june)
+    may = await search(client, tenant, "support group", observed_to="2023-06-01T00:00:00Z")
+    assert may and all(r["memory"]["session"] == "s1" for r in may)

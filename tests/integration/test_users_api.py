@@ -129,7 +129,8 @@ async def test_delete_goes_through_every_registered_handler(settings: Settings, 
         await client.post("/v1/users", json={"id": "dora"}, headers=tenant.headers)
         export = (await client.get("/v1/users/dora/export", headers=tenant.headers)).json()
         assert export["user"]["id"] == "dora"
-        assert export["data"] == {"notes": [{"text": "note of dora"}]}
+        assert export["data"]["notes"] == [{"text": "note of dora"}]
+        assert export["data"]["memory"] == {"partners": [], "sessions": [], "memories": [], "links": []}
 
         response = await client.delete("/v1/users/dora", headers=tenant.headers)
         if fail_erase:

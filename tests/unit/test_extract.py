@@ -406,3 +406,24 @@ def test_locomo_evidence_turns_produce_memories() -> None:
     )
     assert share >= 0.6
     assert per_turn_ms < 2.0  # the target is 0.2 ms; the margin keeps loaded CI machines green
+
+
+def test_a_reply_quotes_the_question_it_answers_and_cites_both_turns() -> None:
+    asked = TurnInput(
+        turn_id="D2:5",
+        speaker="Caroline",
+        text="I signed with the Minnesota Wolves last week, so exciting!",
+        at=AT,
+        addressees=("Melanie",),
+        previous=(("Melanie", "Great news! Which team did you sign with?"),),
+        previous_ids=("D2:4",),
+    )
+    [memory] = RuleExtractor().extract([asked])
+    assert memory.text.startswith("Caroline said, when Melanie asked 'Which team did Caroline sign with?': ")
+    assert "Caroline signed with the Minnesota Wolves" in memory.text
+    assert memory.source_turn_ids == ("D2:4", "D2:5")
+    [plain] = RuleExtractor(quote_questions=False).extract([asked])
+    assert plain.text.startswith("Caroline said: ") and plain.source_turn_ids == ("D2:5",)
+    # No question before it: nothing is quoted.
+    [alone] = RuleExtractor().extract([TurnInput("D2:6", "Caroline", asked.text, AT, ("Melanie",))])
+    assert alone.source_turn_ids == ("D2:6",) and "asked" not in alone.text
