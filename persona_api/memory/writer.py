@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from persona_api.memory.embed import to_bytes
@@ -93,19 +93,26 @@ async def write_memories(
     indexes: MemoryIndexes,
     policy: WritePolicy,
 ) -> list[WriteResult]:
-    """Store ``items`` for one user; the caller commits. Returns one result per item, in order."""
+    """Store ``items`` for one user; the caller commits. Returns one result per item, in order.
+
+    The database and the index are asked once per batch (not once per memory): the exact and near
+    duplicates, the memories with the same fact keys, and the related memories to link.
+    """
     await lock_head(session, tenant_id)
     index = await indexes.current(session, tenant_id)
-    results: list[WriteResult] = []
-    created: list[tuple[Memory, NewMemory]] = []
-    touched: dict[int, Memory] = {}
+    digests = [text_hash(item.text) for item in items]
+    near = await asyncio.to_thread(_neighbours, index, user_id, items, policy)
+    known = await _current_rows(session, user_id, digests, items, near)
 
-    for item in items:
-        digest = text_hash(item.text)
-        target = await _duplicate_of(session, user_id, item, digest, created, index, policy)
+    results: list[WriteResult] = []
+    created: list[tuple[Memory, NewMemory, list[tuple[int, float]]]] = []
+    touched: dict[int, Memory] = {}
+    for item, digest, (duplicate, related) in zip(items, digests, near, strict=True):
+        target = _duplicate_of(item, digest, duplicate, created, known, policy)
         if target is not None:
             _merge(target, item)
-            touched[target.id] = target
+            if target.id is not None:
+                touched[target.id] = target
             results.append(WriteResult(target, "merged"))
             continue
         memory = Memory(
@@ -126,102 +133,118 @@ async def write_memories(
             updated_at=utcnow(),
         )
         session.add(memory)
-        await session.flush()
-        result = WriteResult(memory, "created")
+        known.append(memory)
+        created.append((memory, item, related))
+        results.append(WriteResult(memory, "created"))
+
+    await session.flush()  # one INSERT round for the batch; ids from here on
+    for (memory, item, related), result in zip(
+        created, [r for r in results if r.outcome == "created"], strict=True
+    ):
         if item.fact_key:
-            for old in await _current_with_key(session, user_id, item, memory.id):
+            for old in _current_with_key(known, item, memory):
                 old.valid_to = memory.valid_from
                 old.superseded_by = memory.id
                 old.updated_at = utcnow()
                 touched[old.id] = old
                 result.superseded.append(old.id)
                 session.add(MemoryLink(**_pair(memory.id, old.id), kind="supersedes", score=1.0))
-        await _link_related(session, index, user_id, memory, item, result.superseded, policy)
-        created.append((memory, item))
+        _link_related(session, memory, related, result.superseded, policy)
         touched[memory.id] = memory
-        results.append(result)
-
     await session.flush()
     await record_changes(session, tenant_id, [(mid, UPSERT) for mid in touched])
     return results
 
 
-async def _duplicate_of(
+def _neighbours(
+    index: MemoryIndex, user_id: int, items: Sequence[NewMemory], policy: WritePolicy
+) -> list[tuple[list[tuple[int, float]], list[tuple[int, float]]]]:
+    """Per item: the nearest current memory about the same subject, and the nearest of any subject.
+
+    Runs in a worker thread (FAISS)."""
+    out = []
+    for item in items:
+        subject = frozenset({item.subject_partner_id or 0})
+        duplicate = index.nearest(user_id, item.vector, 1, SearchFilter(subject_ids=subject))
+        related = (
+            index.nearest(user_id, item.vector, policy.max_links + 1, SearchFilter())
+            if policy.max_links
+            else []
+        )
+        out.append((duplicate, related))
+    return out
+
+
+async def _current_rows(
     session: AsyncSession,
     user_id: int,
+    digests: list[str],
+    items: Sequence[NewMemory],
+    near: list[tuple[list[tuple[int, float]], list[tuple[int, float]]]],
+) -> list[Memory]:
+    """The user's current memories that the batch may merge into or supersede, in one query."""
+    near_ids = {ids[0][0] for ids, _ in near if ids}
+    keys = {item.fact_key for item in items if item.fact_key}
+    conditions: list[Any] = [Memory.text_hash.in_(digests)]
+    if near_ids:
+        conditions.append(Memory.id.in_(near_ids))
+    if keys:
+        conditions.append(Memory.fact_key.in_(keys))
+    rows = await session.scalars(
+        select(Memory).where(Memory.user_id == user_id, Memory.valid_to.is_(None), or_(*conditions))
+    )
+    return list(rows)
+
+
+def _duplicate_of(
     item: NewMemory,
     digest: str,
-    created: list[tuple[Memory, NewMemory]],
-    index: MemoryIndex,
+    duplicate: list[tuple[int, float]],
+    created: list[tuple[Memory, NewMemory, list[tuple[int, float]]]],
+    known: list[Memory],
     policy: WritePolicy,
 ) -> Memory | None:
-    for memory, earlier in created:  # memories of this same batch are not in the index yet
+    for memory, earlier, _ in created:  # memories of this same batch are not in the index yet
         if memory.subject_partner_id == item.subject_partner_id and (
             memory.text_hash == digest or float(earlier.vector @ item.vector) >= policy.duplicate
         ):
             return memory
-    exact = await session.scalar(
-        select(Memory).where(
-            Memory.user_id == user_id,
-            Memory.text_hash == digest,
-            Memory.valid_to.is_(None),
-            _same_subject(item.subject_partner_id),
-        )
-    )
-    if exact is not None:
-        return exact
-    subject = frozenset({item.subject_partner_id or 0})
-    near = await asyncio.to_thread(index.nearest, user_id, item.vector, 1, SearchFilter(subject_ids=subject))
-    if near and near[0][1] >= policy.duplicate:
-        candidate = await session.get(Memory, near[0][0])
-        if candidate is not None and candidate.valid_to is None and candidate.user_id == user_id:
-            return candidate
+    for memory in known:
+        if memory.text_hash == digest and memory.subject_partner_id == item.subject_partner_id:
+            return memory
+    if duplicate and duplicate[0][1] >= policy.duplicate:
+        return next((m for m in known if m.id == duplicate[0][0]), None)
     return None
 
 
-def _same_subject(subject_partner_id: int | None) -> Any:
-    if subject_partner_id is None:
-        return Memory.subject_partner_id.is_(None)
-    return Memory.subject_partner_id == subject_partner_id
-
-
-async def _current_with_key(
-    session: AsyncSession, user_id: int, item: NewMemory, new_id: int
-) -> list[Memory]:
-    rows = await session.scalars(
-        select(Memory).where(
-            Memory.user_id == user_id,
-            Memory.fact_key == item.fact_key,
-            Memory.valid_to.is_(None),
-            Memory.id != new_id,
-            _same_subject(item.subject_partner_id),
-        )
-    )
-    return list(rows)
+def _current_with_key(known: list[Memory], item: NewMemory, new: Memory) -> list[Memory]:
+    return [
+        m
+        for m in known
+        if m is not new
+        and m.valid_to is None
+        and m.fact_key == item.fact_key
+        and m.subject_partner_id == item.subject_partner_id
+        and m.id is not None
+        and m.id < new.id
+    ]
 
 
 def _pair(a: int, b: int) -> dict[str, int]:
     return {"memory_id": min(a, b), "linked_id": max(a, b)}
 
 
-async def _link_related(
+def _link_related(
     session: AsyncSession,
-    index: MemoryIndex,
-    user_id: int,
     memory: Memory,
-    item: NewMemory,
+    related: list[tuple[int, float]],
     superseded: list[int],
     policy: WritePolicy,
 ) -> None:
-    if policy.max_links <= 0:
-        return
-    near = await asyncio.to_thread(
-        index.nearest, user_id, item.vector, policy.max_links + len(superseded), SearchFilter()
-    )
+    """Link to up to ``max_links`` related memories; the memory is new, so no pair exists yet."""
     linked = 0
-    for other_id, score in near:
+    for other_id, score in related:
         if other_id in superseded or score < policy.link or linked >= policy.max_links:
             continue
-        # The memory is new, so none of its pairs can exist yet.
         session.add(MemoryLink(**_pair(memory.id, other_id), kind="related", score=round(float(score), 4)))
         linked += 1

@@ -274,3 +274,23 @@ async def test_search_filters_by_session_and_time(client: Client, tenant: Tenant
     assert june and all(r["memory"]["session"] == "s2" for r in june)
     may = await search(client, tenant, "support group", observed_to="2023-06-01T00:00:00Z")
     assert may and all(r["memory"]["session"] == "s1" for r in may)
+
+
+async def test_one_batch_dedupes_and_supersedes_within_itself(client: Client, tenant: TenantKey) -> None:
+    await conversation(client, tenant)
+    h = tenant.headers
+    turns = [
+        {"id": "D1:20", "speaker": "mel", "text": "I live in Boston with my husband and the kids."},
+        {"id": "D1:21", "speaker": "mel", "text": "I live in Boston with my husband and the kids."},
+        {"id": "D1:22", "speaker": "mel", "text": "Big news: we moved to Denver in March, I love it here."},
+    ]
+    ingest = await client.post("/v1/users/caroline/sessions/s1/turns", json={"turns": turns}, headers=h)
+    first, again, moved = ingest.json()["memories"]
+    assert first["status"] == "created" and again == {"id": first["id"], "status": "merged", "superseded": []}
+    assert moved["status"] == "created" and moved["superseded"] == [first["id"]]
+    history = (await client.get(f"/v1/users/caroline/memories/{first['id']}/history", headers=h)).json()
+    assert [m["id"] for m in history["items"]] == [first["id"], moved["id"]]
+    assert (
+        history["items"][0]["source_turn_ids"] == ["D1:20", "D1:21"] and history["items"][0]["mentions"] == 2
+    )
+    assert history["items"][0]["key"] == history["items"][1]["key"] == "melanie|lives_in"
