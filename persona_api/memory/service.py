@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -172,14 +172,21 @@ class Memories:
             chain.append(successor)
         return chain
 
-    async def render(self, user: User, memories: Sequence[Memory]) -> list[Rendered]:
+    async def render(
+        self, user: User, memories: Sequence[Memory], partners: dict[int, Partner] | None = None
+    ) -> list[Rendered]:
+        """Memories with their tags; ``partners`` (id -> partner) saves a query when known."""
         partner_ids = {m.subject_partner_id for m in memories if m.subject_partner_id is not None}
         session_ids = {m.session_id for m in memories if m.session_id is not None}
-        partners = (
-            {p.id: p for p in await self.session.scalars(select(Partner).where(Partner.id.in_(partner_ids)))}
-            if partner_ids
-            else {}
-        )
+        if partners is None:
+            partners = (
+                {
+                    p.id: p
+                    for p in await self.session.scalars(select(Partner).where(Partner.id.in_(partner_ids)))
+                }
+                if partner_ids
+                else {}
+            )
         sessions = (
             {
                 s.id: s
@@ -215,11 +222,20 @@ class Memories:
     # --- search ---------------------------------------------------------------------------
     async def search(self, user: User, query: Query) -> list[Found]:
         policy = self.ctx.runtime.search
-        flt = await self._filter(user, query)
-        named = await self._named_subjects(user, query.text) if policy.subject_boost > 0 else set()
+        # The query embedding (~10 ms of CPU in a worker thread) overlaps the database round trips.
+        embedding = asyncio.ensure_future(asyncio.to_thread(self.ctx.embedder.encode, [query.text]))
+        try:
+            partners = {
+                p.id: p for p in await self.session.scalars(select(Partner).where(Partner.user_id == user.id))
+            }
+            flt = await self._filter(user, query)
+            named = (
+                _named_subjects(user, partners.values(), query.text) if policy.subject_boost > 0 else set()
+            )
+            index = await self.ctx.indexes.current(self.session, self.ctx.tenant_id)
+        finally:
+            [vector] = await embedding
         fetch = min(100, query.k * policy.overfetch) if len(named) == 1 else query.k
-        [vector] = await asyncio.to_thread(self.ctx.embedder.encode, [query.text])
-        index = await self.ctx.indexes.current(self.session, self.ctx.tenant_id)
         tokens = tokenize(query.text)
         hits = await asyncio.to_thread(index.search, user.id, vector, tokens, fetch, flt, policy.fusion)
         if not hits:
@@ -243,7 +259,8 @@ class Memories:
         linked_rows: dict[int, Memory] = {}
         if query.include_linked:
             linked_ids, linked_rows = await self._linked(user, [h.id for h in hits], query.include_superseded)
-        rendered = {r.memory.id: r for r in await self.render(user, [*rows.values(), *linked_rows.values()])}
+        found = [*rows.values(), *linked_rows.values()]
+        rendered = {r.memory.id: r for r in await self.render(user, found, partners)}
         return [
             Found(item=rendered[h.id], hit=h, linked=[rendered[i] for i in linked_ids[h.id] if i in rendered])
             for h in hits
@@ -273,17 +290,6 @@ class Memories:
             {m.id: m for m in await self.session.scalars(select(Memory).where(*conditions))} if wanted else {}
         )
         return {h: [i for i in targets if i in rows] for h, targets in by_hit.items()}, rows
-
-    async def _named_subjects(self, user: User, text: str) -> set[int]:
-        """Subjects (0 = the user, else partner ids) whose name appears in ``text``."""
-        words = set(_WORD.findall(text.lower()))
-        names = [(0, owner_name(user))]
-        names += list(
-            (
-                await self.session.execute(select(Partner.id, Partner.name).where(Partner.user_id == user.id))
-            ).tuples()
-        )
-        return {sid for sid, name in names if any(part in words for part in _WORD.findall(name.lower()))}
 
     async def _filter(self, user: User, query: Query) -> SearchFilter:
         subjects: set[int] = set()
@@ -328,3 +334,10 @@ class Memories:
                 f"unknown session {external_id!r}", [FieldProblem(field, f"no session {external_id!r}")]
             )
         return conv
+
+
+def _named_subjects(user: User, partners: Iterable[Partner], text: str) -> set[int]:
+    """Subjects (0 = the user, else partner ids) whose name appears in ``text``."""
+    words = set(_WORD.findall(text.lower()))
+    names = [(0, owner_name(user)), *((p.id, p.name) for p in partners)]
+    return {sid for sid, name in names if any(part in words for part in _WORD.findall(name.lower()))}
