@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from persona_api.jobs.steps import StepContext, StepResult
 from persona_api.memory.embed import DIM
@@ -16,6 +16,7 @@ from persona_api.memory.feed import Snapshot, entry_for, read_head
 from persona_api.memory.index import MemoryIndex
 from persona_api.memory.tables import Memory
 from persona_api.recsys.artifacts import Manifest
+from persona_api.store.db import session_factory
 from persona_api.store.tables import Tenant
 
 STEP = "memory"
@@ -29,7 +30,7 @@ class MemoryIndexStep:
 
     async def run(self, ctx: StepContext) -> StepResult:
         out = ctx.step_dir(self.name)
-        factory = async_sessionmaker(ctx.engine, expire_on_commit=False)
+        factory = session_factory(ctx.engine)
         async with factory() as session:
             tenants = list(await session.scalars(select(Tenant.id).order_by(Tenant.id)))
         bar = ctx.progress(len(tenants), "tenant")

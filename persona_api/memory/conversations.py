@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
 
 from persona_api.errors import Conflict, FieldProblem, InvalidInput, NotFound
 from persona_api.memory.context import MemoryContext, owner_name
@@ -20,6 +19,7 @@ from persona_api.memory.extract import TurnInput
 from persona_api.memory.feed import lock_head
 from persona_api.memory.tables import ConversationSession, Partner, Turn
 from persona_api.memory.writer import NewMemory, WriteResult, write_memories
+from persona_api.store.db import commit_or_conflict
 from persona_api.store.tables import User, utcnow
 
 OWNER = "user"
@@ -54,23 +54,13 @@ class Conversations:
             raise Conflict(f"partner {external_id!r} already exists")
         partner = Partner(user_id=user.id, external_id=external_id, name=name, kind=kind, created_at=utcnow())
         self.session.add(partner)
-        try:
-            await self.session.commit()
-        except IntegrityError:
-            await self.session.rollback()
-            raise Conflict(f"partner {external_id!r} already exists") from None
+        await commit_or_conflict(self.session, f"partner {external_id!r} already exists")
         return partner
 
     async def _partner_or_none(self, user: User, external_id: str) -> Partner | None:
         partner: Partner | None = await self.session.scalar(
             select(Partner).where(Partner.user_id == user.id, Partner.external_id == external_id)
         )
-        return partner
-
-    async def partner(self, user: User, external_id: str) -> Partner:
-        partner = await self._partner_or_none(user, external_id)
-        if partner is None:
-            raise NotFound(f"partner {external_id!r} not found")
         return partner
 
     async def partners(self, user: User, *, limit: int, offset: int) -> tuple[list[Partner], int]:
@@ -114,11 +104,7 @@ class Conversations:
             created_at=utcnow(),
         )
         self.session.add(row)
-        try:
-            await self.session.commit()
-        except IntegrityError:
-            await self.session.rollback()
-            raise Conflict(f"session {row.external_id!r} already exists") from None
+        await commit_or_conflict(self.session, f"session {row.external_id!r} already exists")
         return row
 
     async def _participant(self, user: User, external_id: str, field: str) -> Partner:

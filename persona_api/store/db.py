@@ -7,10 +7,12 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import NullPool
 
 from persona_api.config import Settings
+from persona_api.errors import Conflict
 
 
 def ensure_sqlite_dir(database_url: str) -> None:
@@ -51,3 +53,12 @@ def create_engine(settings: Settings, *, pooled: bool = True) -> AsyncEngine:
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+async def commit_or_conflict(session: AsyncSession, detail: str) -> None:
+    """Commit; a unique-constraint violation (a concurrent twin of this write) becomes a 409."""
+    try:
+        await session.commit()
+    except IntegrityError:
+        await session.rollback()
+        raise Conflict(detail) from None
