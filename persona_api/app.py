@@ -39,7 +39,7 @@ from persona_api.jobs.catalog import all_loaders
 from persona_api.memory.artifacts import STEP as MEMORY_STEP
 from persona_api.memory.artifacts import MemorySnapshots
 from persona_api.memory.context import MemoryRuntime
-from persona_api.memory.embed import Embedder, MiniLMEmbedder
+from persona_api.memory.embed import BatchingEmbedder, Embedder, MiniLMEmbedder
 from persona_api.memory.extract import RuleExtractor
 from persona_api.memory.feed import MemoryIndexes, Snapshot
 from persona_api.memory.userdata import MemoryUserData
@@ -105,7 +105,7 @@ def create_app(
         component = loaded.components.get(MEMORY_STEP) if loaded else None
         return component.lookup(tenant_id) if isinstance(component, MemorySnapshots) else None
 
-    embedder = embedder or MiniLMEmbedder()
+    embedder = embedder or BatchingEmbedder(MiniLMEmbedder())
     memory = MemoryRuntime(
         embedder=embedder,
         indexes=MemoryIndexes(dim=embedder.dim, snapshots=memory_snapshot),

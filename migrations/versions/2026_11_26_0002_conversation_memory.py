@@ -140,6 +140,7 @@ def upgrade() -> None:
     with op.batch_alter_table("memories", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_memories_tenant_id"), ["tenant_id"], unique=False)
         batch_op.create_index("ix_memories_user_hash", ["user_id", "text_hash"], unique=False)
+        batch_op.create_index("ix_memories_user_key", ["user_id", "fact_key"], unique=False)
         batch_op.create_index(
             "ix_memories_user_subject_current", ["user_id", "subject_partner_id", "valid_to"], unique=False
         )
@@ -210,6 +211,7 @@ def downgrade() -> None:
     op.drop_table("turns")
     with op.batch_alter_table("memories", schema=None) as batch_op:
         batch_op.drop_index("ix_memories_user_subject_current")
+        batch_op.drop_index("ix_memories_user_key")
         batch_op.drop_index("ix_memories_user_hash")
         batch_op.drop_index(batch_op.f("ix_memories_tenant_id"))
 

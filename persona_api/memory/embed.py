@@ -7,6 +7,7 @@ product is the cosine similarity.
 
 from __future__ import annotations
 
+import queue
 import threading
 from collections.abc import Sequence
 from typing import Any, Protocol
@@ -61,6 +62,73 @@ class MiniLMEmbedder:
             show_progress_bar=False,
         )
         return np.ascontiguousarray(vectors, dtype=np.float32)
+
+
+class _Request:
+    __slots__ = ("done", "error", "result", "texts")
+
+    def __init__(self, texts: Sequence[str]) -> None:
+        self.texts = list(texts)
+        self.done = threading.Event()
+        self.result: NDArray[np.float32] | None = None
+        self.error: BaseException | None = None
+
+
+class BatchingEmbedder:
+    """Serialises encoding through one worker thread that merges concurrent requests.
+
+    Under load, searches arriving together share one model call (a batch of 16 short questions
+    costs little more than one), and the model's own threads are never oversubscribed by many
+    callers at once. An idle request is encoded at once: nothing waits for a batch to fill.
+    """
+
+    def __init__(self, inner: Embedder, *, max_texts: int = 256) -> None:
+        self.inner = inner
+        self.dim = inner.dim
+        self.max_texts = max_texts
+        self._queue: queue.SimpleQueue[_Request] = queue.SimpleQueue()
+        self._worker: threading.Thread | None = None
+        self._start = threading.Lock()
+
+    def encode(self, texts: Sequence[str]) -> NDArray[np.float32]:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        request = _Request(texts)
+        self._ensure_worker()
+        self._queue.put(request)
+        request.done.wait()
+        if request.error is not None:
+            raise request.error
+        assert request.result is not None
+        return request.result
+
+    def _ensure_worker(self) -> None:
+        with self._start:
+            if self._worker is None:
+                self._worker = threading.Thread(target=self._serve, name="persona-embedder", daemon=True)
+                self._worker.start()
+
+    def _serve(self) -> None:
+        while True:
+            batch = [self._queue.get()]
+            size = len(batch[0].texts)
+            while size < self.max_texts:
+                try:
+                    batch.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+                size += len(batch[-1].texts)
+            try:
+                vectors = self.inner.encode([t for r in batch for t in r.texts])
+                start = 0
+                for request in batch:
+                    request.result = vectors[start : start + len(request.texts)]
+                    start += len(request.texts)
+            except BaseException as exc:  # handed to every caller of the batch
+                for request in batch:
+                    request.error = exc
+            for request in batch:
+                request.done.set()
 
 
 def to_bytes(vector: NDArray[np.float32]) -> bytes:

@@ -77,6 +77,7 @@ class Memory(Base):
     __table_args__ = (
         Index("ix_memories_user_subject_current", "user_id", "subject_partner_id", "valid_to"),
         Index("ix_memories_user_hash", "user_id", "text_hash"),
+        Index("ix_memories_user_key", "user_id", "fact_key"),
     )
 
     id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)

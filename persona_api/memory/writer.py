@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from persona_api.memory.embed import to_bytes
@@ -182,18 +182,22 @@ async def _current_rows(
     items: Sequence[NewMemory],
     near: list[tuple[list[tuple[int, float]], list[tuple[int, float]]]],
 ) -> list[Memory]:
-    """The user's current memories that the batch may merge into or supersede, in one query."""
+    """The user's current memories that the batch may merge into or supersede: one indexed query
+    each for the exact duplicates, the near-duplicate candidates and the fact keys."""
     near_ids = {ids[0][0] for ids, _ in near if ids}
     keys = {item.fact_key for item in items if item.fact_key}
-    conditions: list[Any] = [Memory.text_hash.in_(digests)]
+    lookups: list[Any] = [Memory.text_hash.in_(set(digests))]
     if near_ids:
-        conditions.append(Memory.id.in_(near_ids))
+        lookups.append(Memory.id.in_(near_ids))
     if keys:
-        conditions.append(Memory.fact_key.in_(keys))
-    rows = await session.scalars(
-        select(Memory).where(Memory.user_id == user_id, Memory.valid_to.is_(None), or_(*conditions))
-    )
-    return list(rows)
+        lookups.append(Memory.fact_key.in_(keys))
+    found: dict[int, Memory] = {}
+    for lookup in lookups:
+        rows = await session.scalars(
+            select(Memory).where(Memory.user_id == user_id, Memory.valid_to.is_(None), lookup)
+        )
+        found.update((m.id, m) for m in rows)
+    return list(found.values())
 
 
 def _duplicate_of(
