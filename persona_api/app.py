@@ -118,6 +118,11 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         await asyncio.to_thread(artifacts.refresh)
+        warm_up = (
+            asyncio.ensure_future(asyncio.to_thread(memory.embedder.encode, ["warm up"]))
+            if settings.preload_models
+            else None
+        )
         watcher = (
             asyncio.create_task(artifacts.watch(settings.artifact_poll_seconds))
             if settings.artifact_poll_seconds > 0
@@ -138,6 +143,9 @@ def create_app(
                 watcher.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await watcher
+            if warm_up is not None:
+                with contextlib.suppress(Exception):
+                    await warm_up  # a worker thread cannot be cancelled; let the load finish
             await engine.dispose()
 
     db_config = SQLAlchemyAsyncConfig(

@@ -46,6 +46,8 @@ class Settings:
     """How often the API checks ``models/CURRENT`` for a newer version; 0 disables polling."""
     keep_versions: int = 5
     """How many artifact versions the re-index job keeps on disk."""
+    preload_models: bool = True
+    """Load the embedding model in the background at start, so the first request does not wait."""
     db_pool_size: int = 10
     db_echo: bool = False
 

@@ -49,6 +49,7 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
         rate_limit_per_minute=0,
         artifact_poll_seconds=0,
         log_json=True,
+        preload_models=False,
     )
 
 
