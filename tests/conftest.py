@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -12,7 +13,7 @@ from typing import Any
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
-from sqlalchemy import Executable, Row
+from sqlalchemy import Executable, Row, text
 
 from persona_api.app import create_app
 from persona_api.config import Settings
@@ -27,12 +28,28 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 
+async def _reset_public_schema(url: str) -> None:
+    engine = create_engine(Settings(database_url=url), pooled=False)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text("DROP SCHEMA public CASCADE"))
+            await conn.execute(text("CREATE SCHEMA public"))
+    finally:
+        await engine.dispose()
+
+
 @pytest.fixture(scope="session")
 def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     url = os.environ.get("PERSONA_TEST_DATABASE_URL")
     if url:
         # Start from an empty schema so an earlier, interrupted run cannot leak into this one.
-        migrate.downgrade(url, "base")
+        try:
+            migrate.downgrade(url, "base")
+        except Exception:
+            # The database was left by other migration code (say an older checkout): this database
+            # is the test suite's own, so clear it outright.
+            asyncio.run(_reset_public_schema(url))
+
     else:
         url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('db') / 'persona.db'}"
     migrate.upgrade(url)
