@@ -50,6 +50,9 @@ class Settings:
     """Load the embedding model in the background at start, so the first request does not wait."""
     db_pool_size: int = 10
     db_echo: bool = False
+    interaction_weights: str = "view=1,click=2,add_to_cart=3,purchase=4,like=4,rating=1"
+    """Confidence of each positive interaction type for the recommender, ``type=weight,...``; a
+    rating's weight is also scaled by its value (see the README). Dislikes never count as positives."""
 
     @property
     def is_sqlite(self) -> bool:
@@ -129,8 +132,31 @@ def _validate(s: Settings) -> None:
         raise ConfigurationError("PERSONA_ARTIFACT_POLL_SECONDS must be >= 0")
     if s.admin_token is not None and len(s.admin_token) < 16:
         raise ConfigurationError("PERSONA_ADMIN_TOKEN must be at least 16 characters")
+    try:
+        parse_interaction_weights(s.interaction_weights)
+    except ValueError as exc:
+        raise ConfigurationError(f"PERSONA_INTERACTION_WEIGHTS: {exc}") from None
     if s.log_level.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
         raise ConfigurationError("PERSONA_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR")
+
+
+INTERACTION_TYPES = ("view", "click", "add_to_cart", "purchase", "rating", "like", "dislike")
+POSITIVE_TYPES = tuple(t for t in INTERACTION_TYPES if t != "dislike")
+
+
+def parse_interaction_weights(spec: str) -> dict[str, float]:
+    """``"view=1,purchase=4"`` -> weights of every positive type (unnamed types keep weight 1)."""
+    weights = dict.fromkeys(POSITIVE_TYPES, 1.0)
+    for part in filter(None, (p.strip() for p in spec.split(","))):
+        kind, sep, raw = part.partition("=")
+        kind = kind.strip()
+        if not sep or kind not in POSITIVE_TYPES:
+            raise ValueError(f"{part!r} is not <type>=<weight> with a type among {', '.join(POSITIVE_TYPES)}")
+        value = float(raw)
+        if not 0 < value <= 1000:
+            raise ValueError(f"weight of {kind} must be in (0, 1000]")
+        weights[kind] = value
+    return weights
 
 
 def apply_process_defaults() -> None:

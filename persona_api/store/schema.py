@@ -4,8 +4,9 @@
 from __future__ import annotations
 
 from persona_api.memory import tables as memory_tables
+from persona_api.recsys import tables as recsys_tables
 from persona_api.store.tables import Base
 
 metadata = Base.metadata
 
-__all__ = ["memory_tables", "metadata"]
+__all__ = ["memory_tables", "metadata", "recsys_tables"]
