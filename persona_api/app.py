@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import secrets
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import torch
 from advanced_alchemy.extensions.litestar import AsyncSessionConfig, SQLAlchemyAsyncConfig, SQLAlchemyPlugin
 from litestar import Litestar
 from litestar.config.cors import CORSConfig
@@ -26,13 +28,14 @@ from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from persona_api import __version__
-from persona_api.config import Settings, load_settings
+from persona_api.config import Settings, load_settings, parse_interaction_weights
 from persona_api.http.admin import AdminController
 from persona_api.http.auth import provide_tenant_id, rate_limit_identity
 from persona_api.http.health import healthz, readyz
 from persona_api.http.memory import MemoryController
 from persona_api.http.pagination import provide_page
 from persona_api.http.problems import problem_handlers
+from persona_api.http.recs import ItemController, RecommendationController
 from persona_api.http.requestid import RequestIdMiddleware
 from persona_api.http.users import UserController
 from persona_api.jobs.catalog import all_loaders
@@ -44,7 +47,11 @@ from persona_api.memory.extract import RuleExtractor
 from persona_api.memory.feed import MemoryIndexes, Snapshot
 from persona_api.memory.userdata import MemoryUserData
 from persona_api.recsys.artifacts import ArtifactStore
+from persona_api.recsys.bundle import STEP as SEQREC_STEP
+from persona_api.recsys.bundle import RecModels
 from persona_api.recsys.hotswap import ArtifactHolder, ArtifactLoaders
+from persona_api.recsys.service import RecsysRuntime
+from persona_api.recsys.userdata import RecsysUserData
 from persona_api.store.db import create_engine
 from persona_api.store.migrate import head_revision
 from persona_api.store.userdata import UserDataHandler, UserDataRegistry
@@ -73,6 +80,16 @@ def resolve_admin_token(settings: Settings) -> str:
         fd.write(token + "\n")
     log.warning("admin_token.generated", extra={"path": str(path)})
     return token
+
+
+def freeze_heap() -> None:
+    """Move everything alive now (libraries, loaded models) out of the cyclic collector's reach.
+
+    A full collection over the ~300,000 objects of a started API takes about 150 ms, which showed
+    up as the 1% slowest requests; frozen objects are still freed by reference counting.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 class _Metrics(PrometheusController):
@@ -111,20 +128,36 @@ def create_app(
         indexes=MemoryIndexes(dim=embedder.dim, snapshots=memory_snapshot),
         extractor=RuleExtractor(),
     )
+
+    def rec_models() -> RecModels | None:
+        loaded = artifacts.current
+        component = loaded.components.get(SEQREC_STEP) if loaded else None
+        return component if isinstance(component, RecModels) else None
+
+    recsys = RecsysRuntime(
+        models=rec_models,
+        weights=parse_interaction_weights(settings.interaction_weights),
+        embedder=embedder,
+    )
     user_data = UserDataRegistry()
-    for handler in (MemoryUserData(memory.indexes), *user_data_handlers):
+    handlers: tuple[UserDataHandler, ...] = (MemoryUserData(memory.indexes), RecsysUserData(recsys))
+    for handler in (*handlers, *user_data_handlers):
         user_data.register(handler)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        # Requests score in parallel worker threads: one core each beats two contended ones
+        # (measured: p99 8 ms vs 200 ms for a Beauty recommendation under load).
+        torch.set_num_threads(1)
         await asyncio.to_thread(artifacts.refresh)
+        freeze_heap()
         warm_up = (
             asyncio.ensure_future(asyncio.to_thread(memory.embedder.encode, ["warm up"]))
             if settings.preload_models
             else None
         )
         watcher = (
-            asyncio.create_task(artifacts.watch(settings.artifact_poll_seconds))
+            asyncio.create_task(artifacts.watch(settings.artifact_poll_seconds, on_swap=freeze_heap))
             if settings.artifact_poll_seconds > 0
             else None
         )
@@ -170,7 +203,16 @@ def create_app(
     middleware.append(prometheus.middleware)
 
     app = Litestar(
-        route_handlers=[healthz, readyz, _Metrics, AdminController, UserController, MemoryController],
+        route_handlers=[
+            healthz,
+            readyz,
+            _Metrics,
+            AdminController,
+            UserController,
+            MemoryController,
+            ItemController,
+            RecommendationController,
+        ],
         dependencies={
             "auth_tenant": Provide(provide_tenant_id),
             "page": Provide(provide_page, sync_to_thread=False),
@@ -205,6 +247,7 @@ def create_app(
                 "user_data": user_data,
                 "artifacts": artifacts,
                 "memory": memory,
+                "recsys": recsys,
                 "schema_head": head_revision(),
             }
         ),

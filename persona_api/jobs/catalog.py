@@ -6,17 +6,22 @@ from __future__ import annotations
 from persona_api.jobs.steps import StepRegistry, TenantDirectoryStep
 from persona_api.memory.artifacts import STEP as MEMORY
 from persona_api.memory.artifacts import MemoryIndexStep, load_snapshots
+from persona_api.recsys.bundle import STEP as SEQREC
+from persona_api.recsys.bundle import load_models
 from persona_api.recsys.hotswap import ArtifactLoaders
+from persona_api.recsys.training import SeqRecStep
 
 
 def all_steps() -> StepRegistry:
     registry = StepRegistry()
     registry.register(TenantDirectoryStep())
     registry.register(MemoryIndexStep())
+    registry.register(SeqRecStep())
     return registry
 
 
 def all_loaders() -> ArtifactLoaders:
     loaders = ArtifactLoaders()
     loaders.register(MEMORY, load_snapshots)
+    loaders.register(SEQREC, load_models)
     return loaders

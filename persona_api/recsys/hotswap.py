@@ -141,13 +141,15 @@ class ArtifactHolder:
         )
         return True
 
-    async def watch(self, interval: float) -> None:
-        """Refresh every ``interval`` seconds until cancelled; errors are logged, never raised."""
+    async def watch(self, interval: float, *, on_swap: Callable[[], None] | None = None) -> None:
+        """Refresh every ``interval`` seconds until cancelled, calling ``on_swap`` after each new
+        version; errors are logged, never raised."""
         if interval <= 0:
             raise ValueError("interval must be > 0")
         while True:
             try:
-                await asyncio.to_thread(self.refresh)
+                if await asyncio.to_thread(self.refresh) and on_swap is not None:
+                    on_swap()
             except Exception as exc:
                 log.error("artifacts.watch_failed", extra={"error": repr(exc)}, exc_info=True)
             await asyncio.sleep(interval)

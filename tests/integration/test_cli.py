@@ -13,6 +13,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -31,9 +32,10 @@ def _clean_env() -> dict[str, str]:
     return env
 
 
-def _get(url: str) -> tuple[int, dict[str, object]]:
+def _get(url: str, key: str | None = None) -> tuple[int, dict[str, Any]]:
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {key}"} if key else {})
     try:
-        with urllib.request.urlopen(url, timeout=5) as response:
+        with urllib.request.urlopen(request, timeout=5) as response:
             return response.status, json.loads(response.read())
     except urllib.error.HTTPError as error:
         return error.code, json.loads(error.read())
@@ -52,7 +54,10 @@ def quickstart_script(base: str) -> str:
     assert "BASE=http://127.0.0.1:8000\n" in script
     script = script.replace("BASE=http://127.0.0.1:8000\n", f"BASE={base}\n")
     memory = readme_block("## Conversation memory")
-    return "set -euo pipefail\n" + script + "echo ---\n" + memory
+    recs = readme_block("## Recommendations")
+    # The key goes last, so the test can keep calling the API as the tenant.
+    tail = 'echo ---\necho "$KEY"\n'
+    return "set -euo pipefail\n" + script + "echo ---\n" + memory + "echo ---\n" + recs + tail
 
 
 class Served:
@@ -115,7 +120,7 @@ def test_serve_with_no_configuration_then_quickstart_then_reindex(served: Served
         ["bash", "-c", quickstart_script(base)], cwd=cwd, capture_output=True, text=True, timeout=60
     )
     assert result.returncode == 0, result.stderr
-    quick, memory = result.stdout.split("---\n")
+    quick, memory, recs, key = result.stdout.split("---\n")
     lines = quick.strip().splitlines()
     created = json.loads(lines[0])
     assert created["id"] == "alice" and created["metadata"] == {"locale": "en"}
@@ -128,6 +133,11 @@ def test_serve_with_no_configuration_then_quickstart_then_reindex(served: Served
     assert partner["name"] == "Bob" and session["ordinal"] == 1 and ingest["accepted"] == ["t1", "t2"]
     top = found["results"][0]["memory"]
     assert "Lisbon" in top["text"] and top["about"] == "Bob" and "t1" in top["source_turn_ids"]
+    items, events, cold, session = (json.loads(line) for line in recs.strip().splitlines())
+    assert items["created"] == 4 and events == {"accepted": 7, "duplicates": 0, "users_created": 3}
+    # Before training: popular items, without erin's own tent and the kettle she disliked.
+    assert cold["strategy"] == "popular" and [i["id"] for i in cold["items"]] == ["bag", "stove"]
+    assert [i["id"] for i in session["items"]] == ["bag", "stove"]
 
     job = subprocess.run(
         [sys.executable, "-m", "persona_api", "reindex"],
@@ -146,6 +156,10 @@ def test_serve_with_no_configuration_then_quickstart_then_reindex(served: Served
     while _get(f"{base}/readyz")[1]["artifact_version"] != version and time.monotonic() < deadline:
         time.sleep(0.25)
     assert _get(f"{base}/readyz")[1]["artifact_version"] == version
+    status, trained = _get(f"{base}/v1/users/erin/recommendations?k=3", key.strip())
+    assert status == 200, trained
+    assert trained["strategy"] == "sequential" and trained["model_version"] == version
+    assert {i["id"] for i in trained["items"]} == {"bag", "stove"}
 
     # Structured logs: one JSON object per line, each request with its id, no user content.
     entries = [json.loads(line) for line in served.stop().splitlines() if line.strip()]

@@ -1,0 +1,281 @@
+"""Catalog, interaction and recommendation routes.
+
+Bulk routes take a JSON array or NDJSON (``Content-Type: application/x-ndjson``), one record per
+line, bounded per batch; a batch is written completely or not at all.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from litestar import Controller, Request, delete, get, post
+from litestar.di import NamedDependency, Provide
+from litestar.pagination import OffsetPagination
+from litestar.params import FromPath, JSONBody, QueryParameter
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from persona_api.errors import FieldProblem, InvalidInput
+from persona_api.http.pagination import PageRequest
+from persona_api.http.recs_schemas import (
+    MAX_EVENTS_PER_BATCH,
+    MAX_ITEMS_PER_BATCH,
+    MAX_REVIEWS_PER_BATCH,
+    Ingested,
+    InteractionBody,
+    InteractionOut,
+    ItemBody,
+    ItemOut,
+    NextRequest,
+    Recommendations,
+    RecommendedItem,
+    ReviewBody,
+    UpsertOut,
+    UserCodeOut,
+    decode_batch,
+)
+from persona_api.recsys.catalog import Catalog, ItemIn
+from persona_api.recsys.events import Events, IngestResult, InteractionIn, ReviewIn
+from persona_api.recsys.service import Query, Recommender, Result
+from persona_api.recsys.tables import CatalogItem, Interaction
+from persona_api.store.users import UserService
+
+K = Annotated[int, QueryParameter(ge=1, le=100, description="How many items (1-100).")]
+Filters = Annotated[
+    list[str] | None,
+    QueryParameter(
+        description="Repeatable `key:value`: only items whose attribute `key` is (or contains) `value`."
+    ),
+]
+Exclude = Annotated[list[str] | None, QueryParameter(description="Repeatable item id never to return.")]
+
+
+class RecsApi:
+    """The per-request bundle the handlers use."""
+
+    def __init__(self, request: Request[Any, Any, Any], session: AsyncSession, tenant_id: str) -> None:
+        runtime = request.app.state.recsys
+        self.session = session
+        self.users = UserService(session, tenant_id, request.app.state.user_data)
+        self.catalog = Catalog(session, tenant_id, runtime.embedder)
+        self.events = Events(session, tenant_id, runtime.embedder)
+        self.recommender = Recommender(runtime, session, tenant_id)
+
+
+async def provide_recs_api(
+    request: Request[Any, Any, Any],
+    db_session: NamedDependency[AsyncSession],
+    auth_tenant: NamedDependency[str],
+) -> RecsApi:
+    return RecsApi(request, db_session, auth_tenant)
+
+
+def parse_filters(raw: list[str] | None) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for i, f in enumerate(raw or []):
+        key, sep, value = f.partition(":")
+        if not sep or not key:
+            raise InvalidInput(
+                "filters are key:value", [FieldProblem(f"filter[{i}]", f"{f!r} is not key:value")]
+            )
+        out[key] = value
+    return out
+
+
+def item_out(r: CatalogItem) -> ItemOut:
+    return ItemOut(
+        id=r.external_id,
+        title=r.title,
+        description=r.description,
+        attributes=r.attributes,
+        created_at=r.created_at,
+        updated_at=r.updated_at,
+    )
+
+
+def recommendations(result: Result, user: str | None = None) -> Recommendations:
+    return Recommendations(
+        items=[
+            RecommendedItem(
+                id=p.item.external_id,
+                title=p.item.title,
+                score=round(p.score, 6),
+                reason=p.reason,
+                because=p.because,
+                attributes=p.item.attributes,
+            )
+            for p in result.items
+        ],
+        strategy=result.strategy,  # type: ignore[arg-type]
+        model_version=result.model_version,
+        user=user,
+    )
+
+
+def ingested(r: IngestResult) -> Ingested:
+    return Ingested(accepted=r.accepted, duplicates=r.duplicates, users_created=r.users_created)
+
+
+async def _batch(request: Request[Any, Any, Any], kind: type[Any], limit: int) -> list[Any]:
+    return decode_batch(await request.body(), request.headers.get("content-type", ""), kind, limit)
+
+
+class ItemController(Controller):
+    path = "/v1/items"
+    tags = ["recommendations"]
+    dependencies = {"recs": Provide(provide_recs_api)}
+
+    @post(
+        operation_id="upsertItems",
+        summary="Create or replace catalog items (JSON array or NDJSON, up to 1000)",
+        status_code=200,
+    )
+    async def upsert_items(
+        self, request: Request[Any, Any, Any], recs: NamedDependency[RecsApi]
+    ) -> UpsertOut:
+        batch: list[ItemBody] = await _batch(request, ItemBody, MAX_ITEMS_PER_BATCH)
+        result = await recs.catalog.upsert(
+            [
+                ItemIn(external_id=b.id, title=b.title, description=b.description, attributes=b.attributes)
+                for b in batch
+            ]
+        )
+        return UpsertOut(created=result.created, updated=result.updated, unchanged=result.unchanged)
+
+    @get(operation_id="listItems", summary="List catalog items")
+    async def list_items(
+        self, recs: NamedDependency[RecsApi], page: NamedDependency[PageRequest]
+    ) -> OffsetPagination[ItemOut]:
+        rows, total = await recs.catalog.list(limit=page.limit, offset=page.offset)
+        return OffsetPagination(
+            items=[item_out(r) for r in rows], limit=page.limit, offset=page.offset, total=total
+        )
+
+    @get("/{item_id:str}", operation_id="getItem", summary="Get a catalog item")
+    async def get_item(self, item_id: FromPath[str], recs: NamedDependency[RecsApi]) -> ItemOut:
+        return item_out(await recs.catalog.get(item_id))
+
+    @delete(
+        "/{item_id:str}",
+        operation_id="deleteItem",
+        summary="Delete an item with its interactions and reviews",
+    )
+    async def delete_item(self, item_id: FromPath[str], recs: NamedDependency[RecsApi]) -> None:
+        await recs.catalog.delete(item_id)
+
+    @get("/{item_id:str}/similar", operation_id="similarItems", summary="Items similar to an item")
+    async def similar(
+        self,
+        item_id: FromPath[str],
+        recs: NamedDependency[RecsApi],
+        k: K = 10,
+        filter: Filters = None,
+    ) -> Recommendations:
+        return recommendations(await recs.recommender.similar(item_id, k, parse_filters(filter)))
+
+
+class RecommendationController(Controller):
+    path = "/v1"
+    tags = ["recommendations"]
+    dependencies = {"recs": Provide(provide_recs_api)}
+
+    @post(
+        "/interactions",
+        operation_id="addInteractions",
+        summary="Record interactions (JSON array or NDJSON, up to 5000)",
+        status_code=200,
+    )
+    async def add_interactions(
+        self, request: Request[Any, Any, Any], recs: NamedDependency[RecsApi]
+    ) -> Ingested:
+        batch: list[InteractionBody] = await _batch(request, InteractionBody, MAX_EVENTS_PER_BATCH)
+        events = [
+            InteractionIn(
+                user=b.user, item=b.item, kind=b.type, value=b.value, weight=b.weight, at=b.at, event_id=b.id
+            )
+            for b in batch
+        ]
+        return ingested(await recs.events.add_interactions(events))
+
+    @post(
+        "/reviews",
+        operation_id="addReviews",
+        summary="Record reviews (JSON array or NDJSON, up to 500)",
+        status_code=200,
+    )
+    async def add_reviews(self, request: Request[Any, Any, Any], recs: NamedDependency[RecsApi]) -> Ingested:
+        batch: list[ReviewBody] = await _batch(request, ReviewBody, MAX_REVIEWS_PER_BATCH)
+        reviews = [ReviewIn(user=b.user, item=b.item, text=b.text, rating=b.rating, at=b.at) for b in batch]
+        return ingested(await recs.events.add_reviews(reviews))
+
+    @get(
+        "/users/{user_id:str}/interactions",
+        operation_id="listInteractions",
+        summary="A user's interactions, newest first",
+    )
+    async def list_interactions(
+        self, user_id: FromPath[str], recs: NamedDependency[RecsApi], page: NamedDependency[PageRequest]
+    ) -> OffsetPagination[InteractionOut]:
+        user = await recs.users.get(user_id)
+        where = Interaction.user_id == user.id
+        total = await recs.session.scalar(select(func.count()).select_from(Interaction).where(where)) or 0
+        rows = await recs.session.execute(
+            select(Interaction, CatalogItem.external_id)
+            .join(CatalogItem, CatalogItem.id == Interaction.item_id)
+            .where(where)
+            .order_by(Interaction.at.desc(), Interaction.id.desc())
+            .limit(page.limit)
+            .offset(page.offset)
+        )
+        items = [
+            InteractionOut(item=ext, type=i.kind, value=i.value, weight=i.weight, at=i.at, id=i.event_id)
+            for i, ext in rows.tuples()
+        ]
+        return OffsetPagination(items=items, limit=page.limit, offset=page.offset, total=total)
+
+    @get(
+        "/users/{user_id:str}/recommendations",
+        operation_id="recommendForUser",
+        summary="Next items for a user",
+    )
+    async def for_user(
+        self,
+        user_id: FromPath[str],
+        recs: NamedDependency[RecsApi],
+        k: K = 10,
+        exclude_seen: Annotated[
+            bool, QueryParameter(description="Leave out items the user has interacted with.")
+        ] = True,
+        exclude: Exclude = None,
+        filter: Filters = None,
+    ) -> Recommendations:
+        query = Query(
+            k=k, exclude_seen=exclude_seen, exclude=tuple(exclude or ()), where=parse_filters(filter)
+        )
+        return recommendations(await recs.recommender.for_user(user_id, query), user=user_id)
+
+    @post(
+        "/recommendations/next",
+        operation_id="recommendForSession",
+        summary="Next items for an anonymous session",
+        status_code=200,
+    )
+    async def for_session(
+        self, data: JSONBody[NextRequest], recs: NamedDependency[RecsApi]
+    ) -> Recommendations:
+        query = Query(
+            k=data.k, exclude_seen=data.exclude_seen, exclude=tuple(data.exclude), where=data.filters
+        )
+        return recommendations(await recs.recommender.for_session(data.items, query))
+
+    @get("/users/{user_id:str}/code", operation_id="userCode", summary="The user's quantized taste code")
+    async def user_code(self, user_id: FromPath[str], recs: NamedDependency[RecsApi]) -> UserCodeOut:
+        user = await recs.users.get(user_id)
+        code = await recs.recommender.user_code(user)
+        return UserCodeOut(
+            user=user_id,
+            code=list(code.code),
+            code_str="-".join(str(c) for c in code.code),
+            model_version=code.model_version,
+            similar_users=code.neighbours,
+        )
