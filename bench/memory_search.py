@@ -36,20 +36,17 @@ import json
 import os
 import random
 import secrets
-import socket
-import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
-import numpy as np
+from httpbench import Run, checked, code_version, drive, serving
 from sqlalchemy import func, select
 
 from persona_api.config import Settings, apply_process_defaults
@@ -367,133 +364,6 @@ async def load(url: str, memories: int, other_users: int, other_memories: int, m
     finally:
         await engine.dispose()
     return loaded
-
-
-# --- the server --------------------------------------------------------------------------------------
-def code_version() -> str:
-    """The checked-out commit and how many tracked files differ from it (the server imports these)."""
-    root = Path(__file__).resolve().parents[1]
-    try:
-        sha = subprocess.run(
-            ["git", "-C", str(root), "rev-parse", "--short", "HEAD"], capture_output=True, text=True
-        )
-        dirty = subprocess.run(
-            ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
-            capture_output=True,
-            text=True,
-        )
-    except OSError:
-        return "unknown"
-    changed = len(dirty.stdout.splitlines())
-    return f"{sha.stdout.strip() or 'unknown'}" + (f" + {changed} modified files" if changed else "")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@contextmanager
-def serving(workdir: Path, url: str, admin_token: str) -> Iterator[tuple[str, float]]:
-    """Run ``persona-api serve`` on a free loopback port; yields its base URL and start-up seconds."""
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PERSONA_")}
-    env.update(
-        PERSONA_DATABASE_URL=url,
-        PERSONA_MODELS_DIR=str(workdir / "models"),
-        PERSONA_VAR_DIR=str(workdir / "var"),
-        PERSONA_ADMIN_TOKEN=admin_token,
-        PERSONA_RATE_LIMIT_PER_MINUTE="0",
-        PERSONA_ARTIFACT_POLL_SECONDS="0",
-        PERSONA_LOG_LEVEL="WARNING",
-        OPENBLAS_NUM_THREADS="1",
-        HF_HUB_OFFLINE="1",
-    )
-    log_path = workdir / "server.log"
-    base = f"http://127.0.0.1:{port}"
-    with log_path.open("w") as log:
-        t0 = time.perf_counter()
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "persona_api", "serve", "--host", "127.0.0.1", "--port", str(port)],
-            env=env,
-            cwd=workdir,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            while True:
-                if proc.poll() is not None:
-                    raise RuntimeError(
-                        f"server exited with {proc.returncode}:\n{log_path.read_text()[-3000:]}"
-                    )
-                if time.perf_counter() - t0 > 180:
-                    raise RuntimeError(f"server not up after 180 s:\n{log_path.read_text()[-3000:]}")
-                try:
-                    if httpx.get(f"{base}/healthz", timeout=1.0).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                time.sleep(0.2)
-            yield base, time.perf_counter() - t0
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-
-
-# --- HTTP measurements -------------------------------------------------------------------------------
-@dataclass
-class Run:
-    latencies: list[float] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
-    seconds: float = 0.0
-
-    def pct(self, q: float) -> float:
-        return float(np.percentile(self.latencies, q)) * 1e3 if self.latencies else float("nan")
-
-    @property
-    def rate(self) -> float:
-        return len(self.latencies) / self.seconds if self.seconds else float("nan")
-
-
-async def drive(
-    call: Callable[[int], Awaitable[httpx.Response]], total: int, clients: int, time_limit: float
-) -> Run:
-    """``total`` calls spread over ``clients`` concurrent workers, stopping early at ``time_limit``."""
-    run, counter = Run(), iter(range(total))
-    start = time.perf_counter()
-    deadline = start + time_limit
-
-    async def worker() -> None:
-        for i in counter:
-            if time.perf_counter() > deadline:
-                return
-            t0 = time.perf_counter()
-            try:
-                response = await call(i)
-            except httpx.HTTPError as exc:
-                run.errors.append(f"{type(exc).__name__}: {exc}")
-                continue
-            if response.is_success:
-                run.latencies.append(time.perf_counter() - t0)
-            else:
-                run.errors.append(f"{response.status_code}: {response.text[:300]}")
-
-    await asyncio.gather(*(worker() for _ in range(clients)))
-    run.seconds = time.perf_counter() - start
-    return run
-
-
-def checked(response: httpx.Response) -> Any:
-    if not response.is_success:
-        raise RuntimeError(
-            f"{response.request.method} {response.request.url}: {response.status_code} {response.text}"
-        )
-    return response.json()
 
 
 async def issue_key(admin: httpx.AsyncClient, tenant_id: str) -> str:
