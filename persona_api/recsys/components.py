@@ -14,7 +14,7 @@ catalogue item; :mod:`persona_api.recsys.blend` standardises and mixes them.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
@@ -217,3 +217,52 @@ class Components:
         if "text" in names and self.text_decay is not None:
             out["text"] = self.text_scores(self.text_profile(history)[None], item_text)[0]
         return out
+
+    # -- persistence (used by SeqRecommender.save / load) ---------------------------------------------
+
+    def arrays(self) -> dict[str, NDArray[Any]]:
+        """Every array, keyed for one ``.npz`` file (component arrays under ``<name>/``)."""
+        out: dict[str, NDArray[Any]] = {"item_text": self.item_text}
+        if self.pop is not None:
+            out["pop"] = self.pop
+        if self.quantizer is not None:
+            out["quantizer"] = self.quantizer.codebooks
+        if self.text_basis is not None:
+            out["text_basis"] = self.text_basis
+        for prefix, part in (("knn", self.knn), ("als", self.als), ("code", self.codepop)):
+            if part is not None:
+                out.update({f"{prefix}/{k}": v for k, v in part.arrays().items()})
+        if self.sasrec is not None:
+            out.update({f"sasrec/{k}": v for k, v in self.sasrec.state_arrays().items()})
+        return out
+
+    def meta(self) -> dict[str, Any]:
+        """The JSON-serialisable rest: sizes and SASRec's configuration."""
+        return {
+            "n_items": self.n_items,
+            "text_decay": self.text_decay,
+            "sasrec": None if self.sasrec is None else asdict(self.sasrec.config),
+        }
+
+    @classmethod
+    def from_arrays(cls, arrays: dict[str, NDArray[Any]], meta: dict[str, Any]) -> Components:
+        """Rebuild from :meth:`arrays` and :meth:`meta` output."""
+
+        def group(prefix: str) -> dict[str, NDArray[Any]] | None:
+            found = {k[len(prefix) + 1 :]: v for k, v in arrays.items() if k.startswith(prefix + "/")}
+            return found or None
+
+        text = arrays["item_text"].astype(np.float32)
+        parts = cls(int(meta["n_items"]), text, meta["text_decay"])
+        parts.pop = arrays.get("pop")
+        parts.quantizer = ResidualQuantizer(arrays["quantizer"]) if "quantizer" in arrays else None
+        if "text_basis" in arrays:
+            parts.set_text_basis(arrays["text_basis"])
+        knn, als, code, sas = group("knn"), group("als"), group("code"), group("sasrec")
+        parts.knn = ItemKNN.from_arrays(knn) if knn else None
+        parts.als = ALSModel.from_arrays(als) if als else None
+        parts.codepop = PrefixPopularity.from_arrays(code) if code else None
+        if sas:
+            config = SASRecConfig(**meta["sasrec"])  # all scalar fields: JSON round-trips them
+            parts.sasrec = SASRec.from_arrays(sas, parts.n_items, text, config)
+        return parts

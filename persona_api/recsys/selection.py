@@ -20,7 +20,7 @@ from persona_api.recsys.itemknn import ItemKNN
 from persona_api.recsys.sasrec import SASRec
 
 if TYPE_CHECKING:
-    from persona_api.recsys.seqmodel import Report, SeqConfig, SeqTrainingData
+    from persona_api.recsys.seqconfig import Report, SeqConfig, SeqTrainingData
 
 _CHUNK = 1000
 

@@ -16,102 +16,20 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, replace
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
 from numpy.typing import NDArray
 
 from persona_api.recsys import blend
-from persona_api.recsys.als import ALSConfig, ALSModel
 from persona_api.recsys.components import COMPONENTS, Components, FitPlan
-from persona_api.recsys.itemknn import ItemKNN, ItemKNNConfig
-from persona_api.recsys.sasrec import SASRec, SASRecConfig
-from persona_api.recsys.usercode import PrefixPopularity, ResidualQuantizer
+from persona_api.recsys.seqconfig import Report, SeqConfig, SeqTrainingData, config_from_dict
+from persona_api.recsys.usercode import ResidualQuantizer
 
 _FORMAT = 1
-Report = dict[str, float | int | str]
-
-
-@dataclass(frozen=True, kw_only=True)
-class SeqTrainingData:
-    """What :meth:`SeqRecommender.train` learns from; users are rows, items are ``0 .. n_items - 1``."""
-
-    n_items: int
-    item_text: NDArray[np.float32]
-    """``(n_items, 384)`` L2-normalised embeddings of each item's "title. description"."""
-    sequences: list[NDArray[np.int64]]
-    """Per user, chronological item indices in ``[0, n_items)``, positive events only."""
-    weights: list[NDArray[np.float32]] | None = None
-    """Per-event confidence, shaped like ``sequences``; ``None`` means all 1."""
-    user_text: NDArray[np.float32] | None = None
-    """``(n_users, 384)`` embedding of each user's reviews; a zero row means none."""
-
-
-@dataclass(frozen=True, kw_only=True)
-class SeqConfig:
-    """Every hyperparameter, with defaults chosen on Amazon Beauty's validation split; the blend
-    weights themselves are chosen per training run when validation items are given."""
-
-    components: tuple[str, ...] = COMPONENTS
-    """Components to fit and consider for the blend (see :mod:`persona_api.recsys.components`)."""
-    sasrec: SASRecConfig = field(default_factory=SASRecConfig)
-    knn: ItemKNNConfig = field(default_factory=ItemKNNConfig)
-    knn_target_exponents: tuple[float, ...] = (0.0, 0.15, 0.3)
-    """Popularity penalties of co-occurrence neighbours tried on validation."""
-    als: ALSConfig = field(default_factory=ALSConfig)
-    text_decay: float = 0.6
-    text_dims: int = 256
-    """Dimensions the ``text`` component scores in (0 = all); fewer make a request cheaper."""
-    code_levels: int = 3
-    code_size: int = 16
-    selection_users: int = 12000
-    """Validation users sampled for choosing blend weights and the co-occurrence setting."""
-    epoch_selection_users: int = 8000
-    """Validation users scored after every SASRec epoch for early stopping."""
-    candidates: int = 100
-    weight_grid: tuple[float, ...] = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0, 1.5, 2.0, 3.0)
-    default_weights: tuple[tuple[str, float], ...] = (
-        ("sasrec", 1.0),
-        ("text", 0.6),
-        ("als", 0.1),
-        ("knn", 0.1),
-    )
-    """Blend used when training without validation data (close to what validation picks on Amazon
-    Beauty); only these components are fitted then."""
-    retrain: bool = True
-    threads: int = 2
-    """torch threads used for training (set process-wide when training starts)."""
-    seed: int = 0
-
-    @classmethod
-    def fast(cls) -> SeqConfig:
-        """A tiny configuration for tests: seconds, not minutes."""
-        return cls(
-            sasrec=SASRecConfig(
-                dim=16,
-                layers=1,
-                max_len=10,
-                dropout=0.1,
-                id_dropout=0.0,
-                epochs=30,
-                patience=30,
-                lr=0.01,
-                batch_size=32,
-                bf16=False,
-            ),
-            als=ALSConfig(factors=8, iterations=5, threads=1),
-            knn_target_exponents=(0.0, 0.3),
-            text_dims=16,
-            code_levels=2,
-            code_size=4,
-            selection_users=500,
-            epoch_selection_users=200,
-            candidates=20,
-            threads=1,
-        )
+_DEFAULT_CONFIG = SeqConfig()
 
 
 class SeqRecommender:
@@ -158,7 +76,7 @@ class SeqRecommender:
         cls,
         data: SeqTrainingData,
         *,
-        config: SeqConfig = SeqConfig(),
+        config: SeqConfig = _DEFAULT_CONFIG,
         validation: Sequence[int] | None = None,
         progress: Callable[[str], None] | None = None,
     ) -> SeqRecommender:
@@ -310,73 +228,30 @@ class SeqRecommender:
     def save(self, folder: Path) -> None:
         """Write ``model.json`` and ``arrays.npz`` into ``folder`` (created if needed); no pickle."""
         folder.mkdir(parents=True, exist_ok=True)
-        p = self._parts
-        arrays: dict[str, NDArray[Any]] = {"item_text": p.item_text}
-        if p.pop is not None:
-            arrays["pop"] = p.pop
-        if p.quantizer is not None:
-            arrays["quantizer"] = p.quantizer.codebooks
-        if p.text_basis is not None:
-            arrays["text_basis"] = p.text_basis
-        for prefix, part in (("knn", p.knn), ("als", p.als), ("code", p.codepop)):
-            if part is not None:
-                arrays.update({f"{prefix}/{k}": v for k, v in part.arrays().items()})
-        if p.sasrec is not None:
-            arrays.update({f"sasrec/{k}": v for k, v in p.sasrec.state_arrays().items()})
-        np.savez(folder / "arrays.npz", allow_pickle=False, **arrays)
+        np.savez(folder / "arrays.npz", allow_pickle=False, **self._parts.arrays())
         meta = {
             "format": _FORMAT,
-            "n_items": p.n_items,
             "config": asdict(self._config),
             "weights": self._weights,
             "report": self._report,
-            "text_decay": p.text_decay,
-            "sasrec": None if p.sasrec is None else asdict(p.sasrec.config),
+            **self._parts.meta(),
         }
         (folder / "model.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
 
     @classmethod
     def load(cls, folder: Path) -> SeqRecommender:
+        """Read a folder written by :meth:`save` (``allow_pickle=False``)."""
         meta = json.loads((folder / "model.json").read_text())
         if meta.get("format") != _FORMAT:
             raise ValueError(f"unsupported model format in {folder}")
         with np.load(folder / "arrays.npz", allow_pickle=False) as npz:
             arrays = {k: npz[k] for k in npz.files}
-
-        def group(prefix: str) -> dict[str, NDArray[Any]] | None:
-            found = {k[len(prefix) + 1 :]: v for k, v in arrays.items() if k.startswith(prefix + "/")}
-            return found or None
-
-        text = arrays["item_text"].astype(np.float32)
-        parts = Components(int(meta["n_items"]), text, meta["text_decay"])
-        parts.pop = arrays.get("pop")
-        parts.quantizer = ResidualQuantizer(arrays["quantizer"]) if "quantizer" in arrays else None
-        if "text_basis" in arrays:
-            parts.set_text_basis(arrays["text_basis"])
-        knn, als, code, sas = group("knn"), group("als"), group("code"), group("sasrec")
-        parts.knn = ItemKNN.from_arrays(knn) if knn else None
-        parts.als = ALSModel.from_arrays(als) if als else None
-        parts.codepop = PrefixPopularity.from_arrays(code) if code else None
-        if sas:
-            parts.sasrec = SASRec.from_arrays(
-                sas, parts.n_items, text, _dataclass_from(SASRecConfig, meta["sasrec"])
-            )
-        return cls(parts, meta["weights"], config_from_dict(meta["config"]), meta["report"])
-
-
-def config_from_dict(raw: dict[str, Any]) -> SeqConfig:
-    """Rebuild a :class:`SeqConfig` from ``dataclasses.asdict`` output (JSON turns tuples into lists)."""
-    values = dict(raw)
-    values["sasrec"] = _dataclass_from(SASRecConfig, values["sasrec"])
-    values["knn"] = _dataclass_from(ItemKNNConfig, values["knn"])
-    values["als"] = _dataclass_from(ALSConfig, values["als"])
-    values["default_weights"] = tuple((str(n), float(w)) for n, w in values["default_weights"])
-    config: SeqConfig = _dataclass_from(SeqConfig, values)
-    return config
-
-
-def _dataclass_from(kind: Any, raw: dict[str, Any]) -> Any:
-    return kind(**{k: tuple(v) if isinstance(v, list) else v for k, v in raw.items()})
+        return cls(
+            Components.from_arrays(arrays, meta),
+            meta["weights"],
+            config_from_dict(meta["config"]),
+            meta["report"],
+        )
 
 
 def _append(
@@ -404,4 +279,4 @@ def _check(data: SeqTrainingData, validation: Sequence[int] | None) -> None:
         raise ValueError("weights must be shaped like sequences")
 
 
-__all__ = ["SeqConfig", "SeqRecommender", "SeqTrainingData", "config_from_dict"]
+__all__ = ["Report", "SeqConfig", "SeqRecommender", "SeqTrainingData", "config_from_dict"]
