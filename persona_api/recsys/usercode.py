@@ -97,7 +97,9 @@ class ResidualQuantizer:
         )
 
     def save(self, path: Path) -> None:
-        np.savez(path, codebooks=self.codebooks)
+        """Write the codebooks to exactly ``path`` (an ``.npz`` archive, whatever its suffix)."""
+        with path.open("wb") as f:
+            np.savez(f, codebooks=self.codebooks)
 
     @classmethod
     def load(cls, path: Path) -> ResidualQuantizer:
