@@ -55,14 +55,9 @@ def evaluate(
     targets: NDArray[np.int64],
 ) -> dict[str, float]:
     from persona_api.recsys import metrics
+    from persona_api.recsys.selection import target_ranks_in_chunks
 
-    ranks = []
-    for start in range(0, len(histories), _CHUNK):
-        chunk = histories[start : start + _CHUNK]
-        scores = np.array(score_batch(chunk), dtype=np.float32)
-        metrics.mask_history(scores, chunk)
-        ranks.append(metrics.target_ranks(scores, targets[start : start + _CHUNK]))
-    return metrics.summarize(np.concatenate(ranks))
+    return metrics.summarize(target_ranks_in_chunks(score_batch, histories, targets))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

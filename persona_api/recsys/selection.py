@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 _CHUNK = 1000
 
 
-def _ranks(
+def target_ranks_in_chunks(
     score_batch: Callable[[Sequence[Sequence[int]]], NDArray[np.float32]],
     histories: Sequence[Sequence[int]],
     targets: NDArray[np.int64],
@@ -64,7 +64,7 @@ def select(
         for exponent in config.knn_target_exponents:
             knn_config = replace(plan.knn, target_exponent=exponent)
             knn = ItemKNN.fit(data.sequences, data.n_items, weights=data.weights, config=knn_config)
-            value = metrics.ndcg_at(_ranks(knn.score_batch, histories, targets), 10)
+            value = metrics.ndcg_at(target_ranks_in_chunks(knn.score_batch, histories, targets), 10)
             report[f"val.knn[target_exponent={exponent}].ndcg@10"] = round(value, 5)
             best = max(best, (value, knn_config), key=lambda pair: pair[0])
         plan = replace(plan, knn=best[1])
@@ -74,7 +74,9 @@ def select(
     early = slice(0, config.epoch_selection_users)
 
     def validate(model: SASRec) -> float:
-        return metrics.ndcg_at(_ranks(model.score_batch, histories[early], targets[early]), 10)
+        return metrics.ndcg_at(
+            target_ranks_in_chunks(model.score_batch, histories[early], targets[early]), 10
+        )
 
     parts, curve = Components.fit(
         data.sequences,
