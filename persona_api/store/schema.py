@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from persona_api.memory import tables as memory_tables
 from persona_api.recsys import tables as recsys_tables
+from persona_api.recsys.pairing import tables as pairing_tables
 from persona_api.store.tables import Base
 
 metadata = Base.metadata
 
-__all__ = ["memory_tables", "metadata", "recsys_tables"]
+__all__ = ["memory_tables", "metadata", "pairing_tables", "recsys_tables"]

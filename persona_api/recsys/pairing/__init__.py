@@ -1,0 +1,1 @@
+"""Ingredient pairing: complete a recipe, flavor-compound neighbours and pair compatibility."""
