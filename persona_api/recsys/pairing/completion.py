@@ -1,0 +1,223 @@
+"""A masked-ingredient network: given part of a recipe (and its cuisine), predict one more ingredient.
+
+Training turns every recipe into a fresh example each epoch by hiding one random ingredient, which
+is exactly the retrieval task. The input is a normalised sum of ingredient embeddings plus a
+cuisine embedding; two LayerNorm/GELU layers map it to logits over all ingredients, and the ones
+already in the recipe are masked out of the softmax so the loss only ranks real candidates.
+Sometimes a few more inputs are dropped, so the network also sees the short, partial recipes that
+users type.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from numpy.typing import NDArray
+from torch import nn
+
+
+@dataclass(frozen=True, kw_only=True)
+class CompletionConfig:
+    """Size and training schedule of the completion network."""
+
+    hidden: int = 1024
+    epochs: int = 20
+    batch_size: int = 512
+    learning_rate: float = 2e-3
+    weight_decay: float = 0.01
+    dropout: float = 0.4
+    extra_drop_probability: float = 0.3
+    """Share of examples that lose some further inputs."""
+    extra_drop_rate: float = 0.2
+    """Share of the remaining inputs such an example loses."""
+    members: int = 2
+    """Networks trained from different seeds; their softmaxes are averaged."""
+
+
+class CompletionNet(nn.Module):
+    """Bag of ingredient embeddings + cuisine embedding -> logits over ingredients."""
+
+    def __init__(self, n_ingredients: int, n_cuisines: int, hidden: int, dropout: float) -> None:
+        super().__init__()
+        self.n_ingredients = n_ingredients
+        self.ingredient = nn.EmbeddingBag(n_ingredients, hidden, mode="sum")
+        # Row 0 is "unknown cuisine", so code c is stored at c + 1.
+        self.cuisine = nn.Embedding(n_cuisines + 1, hidden)
+        self.body = nn.Sequential(
+            nn.LayerNorm(hidden),
+            nn.GELU(),
+            nn.Dropout(dropout),
+            nn.Linear(hidden, hidden),
+            nn.LayerNorm(hidden),
+            nn.GELU(),
+            nn.Dropout(dropout),
+            nn.Linear(hidden, n_ingredients),
+        )
+
+    def forward(self, flat: torch.Tensor, offsets: torch.Tensor, cuisines: torch.Tensor) -> torch.Tensor:
+        counts = torch.diff(offsets, append=torch.tensor([flat.numel()]))
+        # Dividing by sqrt(n) keeps the input scale similar for short and long recipes.
+        bag = self.ingredient(flat, offsets) / counts.clamp(min=1).float().sqrt()[:, None]
+        out: torch.Tensor = self.body(bag + self.cuisine(cuisines + 1))
+        return out
+
+
+class CompletionEnsemble(nn.Module):
+    """Several :class:`CompletionNet` whose predicted distributions are averaged.
+
+    ``forward`` returns the log of the mean softmax, so masking and a softmax afterwards give the
+    mean distribution renormalised over the ingredients not yet present.
+    """
+
+    def __init__(self, nets: Sequence[CompletionNet]) -> None:
+        super().__init__()
+        self.nets = nn.ModuleList(nets)
+        self.n_ingredients = nets[0].n_ingredients
+
+    def forward(self, flat: torch.Tensor, offsets: torch.Tensor, cuisines: torch.Tensor) -> torch.Tensor:
+        logs = torch.stack([torch.log_softmax(net(flat, offsets, cuisines), dim=1) for net in self.nets])
+        out: torch.Tensor = torch.logsumexp(logs, dim=0) - float(np.log(len(self.nets)))
+        return out
+
+
+def build_ensemble(n_ingredients: int, n_cuisines: int, config: CompletionConfig) -> CompletionEnsemble:
+    """An untrained ensemble shaped by ``config`` (what :func:`train_completion` returns)."""
+    return CompletionEnsemble(
+        [
+            CompletionNet(n_ingredients, n_cuisines, config.hidden, config.dropout)
+            for _ in range(max(1, config.members))
+        ]
+    )
+
+
+def pack(sets: Sequence[NDArray[np.int64]]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Flat indices and offsets for :class:`torch.nn.EmbeddingBag`."""
+    lengths = np.fromiter((len(s) for s in sets), dtype=np.int64, count=len(sets))
+    offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]]) if len(sets) else np.zeros(0, np.int64)
+    flat = np.concatenate(list(sets)) if len(sets) else np.zeros(0, np.int64)
+    return torch.from_numpy(flat.astype(np.int64)), torch.from_numpy(offsets.astype(np.int64))
+
+
+def present_mask(sets: Sequence[NDArray[np.int64]], n_ingredients: int) -> torch.Tensor:
+    """Boolean ``len(sets) x n_ingredients`` mask of the ingredients in each set."""
+    mask = torch.zeros(len(sets), n_ingredients, dtype=torch.bool)
+    flat, offsets = pack(sets)
+    rows = torch.repeat_interleave(
+        torch.arange(len(sets)), torch.diff(offsets, append=torch.tensor([len(flat)]))
+    )
+    mask[rows, flat] = True
+    return mask
+
+
+def train_completion(
+    recipes: Sequence[NDArray[np.int64]],
+    cuisine_codes: NDArray[np.int64],
+    n_ingredients: int,
+    n_cuisines: int,
+    config: CompletionConfig,
+    *,
+    seed: int,
+    progress: Callable[[str], None] | None = None,
+) -> CompletionEnsemble:
+    """``config.members`` networks, each from its own seed (see :func:`train_network`)."""
+    nets = []
+    for member in range(max(1, config.members)):
+        say = (
+            None if progress is None else (lambda message, k=member: progress(f"network {k + 1}: {message}"))
+        )
+        nets.append(
+            train_network(
+                recipes,
+                cuisine_codes,
+                n_ingredients,
+                n_cuisines,
+                config,
+                seed=seed + 1000 * member,
+                progress=say,
+            )
+        )
+    return CompletionEnsemble(nets)
+
+
+def train_network(
+    recipes: Sequence[NDArray[np.int64]],
+    cuisine_codes: NDArray[np.int64],
+    n_ingredients: int,
+    n_cuisines: int,
+    config: CompletionConfig,
+    *,
+    seed: int,
+    progress: Callable[[str], None] | None = None,
+) -> CompletionNet:
+    """Train on every recipe with at least two ingredients, one hidden target per recipe and epoch."""
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    net = CompletionNet(n_ingredients, n_cuisines, config.hidden, config.dropout)
+    usable = np.flatnonzero(np.fromiter((len(r) >= 2 for r in recipes), dtype=bool, count=len(recipes)))
+    batch = max(1, min(config.batch_size, len(usable)))
+    steps_per_epoch = max(1, len(usable) // batch)
+    optimiser = torch.optim.AdamW(net.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(
+        optimiser, config.learning_rate, total_steps=config.epochs * steps_per_epoch + 1
+    )
+    net.train()
+    for epoch in range(config.epochs):
+        order = rng.permutation(usable)
+        total = 0.0
+        for step in range(steps_per_epoch):
+            inputs, targets = _examples(
+                [recipes[i] for i in order[step * batch : (step + 1) * batch]], rng, config
+            )
+            flat, offsets = pack(inputs)
+            rows = order[step * batch : (step + 1) * batch]
+            logits = net(flat, offsets, torch.from_numpy(cuisine_codes[rows]))
+            logits = logits.masked_fill(present_mask(inputs, n_ingredients), -1e9)
+            loss = nn.functional.cross_entropy(logits, torch.from_numpy(targets))
+            optimiser.zero_grad()
+            loss.backward()  # type: ignore[no-untyped-call]  # torch leaves backward unannotated
+            optimiser.step()
+            schedule.step()
+            total += float(loss.item())
+        if progress is not None:
+            progress(f"completion epoch {epoch + 1}/{config.epochs} loss {total / steps_per_epoch:.3f}")
+    net.eval()
+    return net
+
+
+def _examples(
+    batch: Sequence[NDArray[np.int64]], rng: np.random.Generator, config: CompletionConfig
+) -> tuple[list[NDArray[np.int64]], NDArray[np.int64]]:
+    inputs: list[NDArray[np.int64]] = []
+    targets = np.empty(len(batch), dtype=np.int64)
+    for k, recipe in enumerate(batch):
+        pick = int(rng.integers(len(recipe)))
+        targets[k] = recipe[pick]
+        rest = np.delete(recipe, pick)
+        if len(rest) > 2 and rng.random() < config.extra_drop_probability:
+            keep = rng.random(len(rest)) >= config.extra_drop_rate
+            if keep.any():
+                rest = rest[keep]
+        inputs.append(rest)
+    return inputs, targets
+
+
+def completion_probabilities(
+    net: CompletionNet | CompletionEnsemble,
+    sets: Sequence[NDArray[np.int64]],
+    cuisine_codes: NDArray[np.int64],
+    batch_size: int = 2048,
+) -> NDArray[np.float64]:
+    """Softmax over the ingredients not in each set (present ones get probability 0)."""
+    n_ingredients = net.n_ingredients
+    out = np.zeros((len(sets), n_ingredients), dtype=np.float64)
+    with torch.inference_mode():
+        for start in range(0, len(sets), batch_size):
+            chunk = sets[start : start + batch_size]
+            flat, offsets = pack(chunk)
+            logits = net(flat, offsets, torch.from_numpy(cuisine_codes[start : start + batch_size]))
+            logits = logits.masked_fill(present_mask(chunk, n_ingredients), float("-inf"))
+            out[start : start + len(chunk)] = torch.softmax(logits.double(), dim=1).numpy()
+    return out

@@ -1,0 +1,166 @@
+"""Recipe-to-recipe nearest neighbours with a sharp kernel, and an EASE item-item model.
+
+A partial recipe is scored against every training recipe by the idf-weighted share of its
+ingredients that the training recipe contains. The kernel is deliberately sharp (a high power of
+that share, times a penalty for every ingredient the neighbour has beyond the query): many recipes
+are near-duplicates of others, so a training recipe that contains the whole query and only one
+more ingredient is very strong evidence for that ingredient. Recipes of the same cuisine count
+more. The ingredient scores are the kernel-weighted votes of the neighbours.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp  # type: ignore[import-untyped]
+from numpy.typing import NDArray
+
+from persona_api.recsys.pairing.data import recipe_matrix
+
+# Packing two sums into one sparse product: every query value is ``idf + unit``, so the integer
+# part of ``overlap / unit`` is the shared-ingredient count and the rest the idf mass. The unit is a
+# power of two above any query's idf mass, which keeps the split exact.
+_MIN_COUNT_UNIT = 1024.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class NeighbourConfig:
+    """Shape of the neighbour kernel (see the module docstring)."""
+
+    power: float = 8.0
+    """Exponent on the idf-weighted share of the query found in a neighbour."""
+    extra_penalty: float = 1.0
+    """A neighbour weighs ``exp(-extra_penalty * ingredients it has beyond the query)``."""
+    idf_exponent: float = 0.5
+    """Ingredient weight ``log(n / df) ** idf_exponent``: rare shared ingredients say more."""
+    same_cuisine: float = 4.0
+    """Multiplier for neighbours of the query's cuisine."""
+    min_share: float = 0.3
+    """Neighbours sharing less of the query than this are skipped (speed; their weight is tiny)."""
+
+
+class RecipeNeighbours:
+    """Kernel-weighted votes of similar training recipes; see the module docstring."""
+
+    def __init__(
+        self,
+        matrix: sp.csr_matrix,
+        cuisine_codes: NDArray[np.int64],
+        idf: NDArray[np.float64],
+        config: NeighbourConfig,
+    ) -> None:
+        self.matrix = matrix.astype(np.float32).tocsr()
+        self.cuisine_codes = cuisine_codes
+        self.idf = idf
+        self.config = config
+        self.lengths = np.asarray(self.matrix.sum(axis=1)).ravel()
+        self._recipes_t = (self.matrix.T.tocsr()).astype(np.float64)
+
+    @classmethod
+    def fit(
+        cls, matrix: sp.csr_matrix, cuisine_codes: NDArray[np.int64], config: NeighbourConfig
+    ) -> RecipeNeighbours:
+        """Index the training recipes (``recipes x ingredients``, binary)."""
+        n = max(matrix.shape[0], 1)
+        df = np.asarray(matrix.sum(axis=0)).ravel()
+        # The floor keeps ingredients that are in every recipe in the sparsity pattern.
+        idf = np.maximum(np.log((n + 1.0) / (df + 1.0)), 1e-3) ** config.idf_exponent
+        return cls(matrix, cuisine_codes, idf, config)
+
+    def weights(self, queries: sp.csr_matrix, cuisine_codes: NDArray[np.int64]) -> sp.csr_matrix:
+        """Kernel weight of every training recipe for every query (``queries x recipes``, sparse)."""
+        return kernel_weights(
+            queries, cuisine_codes, self._recipes_t, self.lengths, self.cuisine_codes, self.idf, self.config
+        )
+
+    def votes(self, queries: sp.csr_matrix, cuisine_codes: NDArray[np.int64]) -> NDArray[np.float64]:
+        """Unnormalised ingredient votes, ``queries x ingredients`` (present ones not masked)."""
+        weights = self.weights(queries, cuisine_codes)
+        return np.asarray((weights @ self.matrix).toarray(), dtype=np.float64)
+
+
+def kernel_weights(
+    queries: sp.csr_matrix,
+    query_cuisines: NDArray[np.int64],
+    recipes_t: sp.csr_matrix,
+    lengths: NDArray[np.float64],
+    recipe_cuisines: NDArray[np.int64],
+    idf: NDArray[np.float64],
+    config: NeighbourConfig,
+) -> sp.csr_matrix:
+    """The sharp kernel between queries and recipes (``recipes_t`` is ``ingredients x recipes``).
+
+    Cuisine code ``-1`` means unknown and matches nothing.
+    """
+    q = sp.csr_matrix(queries, dtype=np.float64)
+    q.data[:] = 1.0
+    query_mass = np.asarray(q @ idf).ravel()
+    unit = max(_MIN_COUNT_UNIT, 2.0 ** np.ceil(np.log2(query_mass.max(initial=0.0) + 1.0)))
+    packed_q = q.copy()
+    packed_q.data = (idf + unit)[q.indices]
+    overlap = (packed_q @ recipes_t).tocsr()
+    if overlap.nnz == 0:
+        return sp.csr_matrix(overlap.shape, dtype=np.float64)
+    rows = np.repeat(np.arange(overlap.shape[0]), np.diff(overlap.indptr))
+    cols = overlap.indices
+    count = (overlap.data * (1.0 / unit) + 1e-9).astype(np.int64)
+    share = (overlap.data - count * unit) / np.maximum(query_mass, 1e-12)[rows]
+    keep = share >= config.min_share
+    rows, cols, count, share = rows[keep], cols[keep], count[keep], np.minimum(share[keep], 1.0)
+    w = _power(share, config.power)
+    extra = np.clip(lengths[cols].astype(np.int64) - count, 0, None)
+    # The penalty only takes integer arguments, so a table replaces exp on every pair.
+    w *= np.exp(-config.extra_penalty * np.arange(int(extra.max(initial=0)) + 1))[extra]
+    same = query_cuisines[rows] == recipe_cuisines[cols]
+    if config.same_cuisine != 1.0:
+        w[same & (query_cuisines[rows] >= 0)] *= config.same_cuisine
+    indptr = np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=overlap.shape[0]))])
+    return sp.csr_matrix((w, cols, indptr), shape=overlap.shape)
+
+
+def extra_votes(
+    queries: sp.csr_matrix,
+    cuisine_codes: NDArray[np.int64],
+    extra: Sequence[NDArray[np.int64]],
+    neighbours: RecipeNeighbours,
+) -> NDArray[np.float64]:
+    """Votes from recipes outside the index (a user's own), with the index's kernel and idf."""
+    m = queries.shape[1]
+    mat = sp.csr_matrix((len(extra), m), dtype=np.float32)
+    if extra:
+        mat = recipe_matrix([np.asarray(r, dtype=np.int64) for r in extra], m)
+    lengths = np.asarray(mat.sum(axis=1)).ravel()
+    unknown = np.full(len(extra), -1, dtype=np.int64)
+    w = kernel_weights(
+        queries,
+        cuisine_codes,
+        mat.T.tocsr().astype(np.float64),
+        lengths,
+        unknown,
+        neighbours.idf,
+        neighbours.config,
+    )
+    return np.asarray((w @ mat).toarray(), dtype=np.float64)
+
+
+def ease_weights(matrix: sp.csr_matrix, l2: float) -> NDArray[np.float32]:
+    """EASE (Steck 2019): closed-form item-item regression with a zero diagonal."""
+    gram = np.asarray((matrix.T @ matrix).toarray(), dtype=np.float64)
+    gram[np.diag_indices_from(gram)] += l2
+    inverse = np.linalg.inv(gram)
+    b = -inverse / np.diag(inverse)[None, :]
+    np.fill_diagonal(b, 0.0)
+    return b.astype(np.float32)
+
+
+def _power(x: NDArray[np.float64], exponent: float) -> NDArray[np.float64]:
+    """``x ** exponent``, by repeated squaring when the exponent is a power of two (much faster)."""
+    steps = np.log2(exponent) if exponent > 0 else 0.5
+    if float(steps).is_integer():
+        out = x.copy()
+        for _ in range(int(steps)):
+            out *= out
+        return out
+    return np.asarray(np.power(x, exponent), dtype=np.float64)

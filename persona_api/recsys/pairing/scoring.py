@@ -1,0 +1,98 @@
+"""Turning each component's raw scores into distributions over the ingredients not yet present.
+
+This is the one scoring path: the API's single queries and the evaluation's batches both go
+through :func:`component_distributions`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from persona_api.recsys.pairing.completion import CompletionEnsemble, completion_probabilities
+from persona_api.recsys.pairing.data import recipe_matrix
+from persona_api.recsys.pairing.flavor import flavor_scores
+from persona_api.recsys.pairing.neighbours import RecipeNeighbours, extra_votes
+
+ALL_COMPONENTS = ("knn", "mlp", "ease", "popularity", "flavor", "flavor_dist")
+
+
+@dataclass(frozen=True)
+class Components:
+    """Everything needed to score queries (views of a fitted model's parts)."""
+
+    neighbours: RecipeNeighbours
+    ease: NDArray[np.float32]
+    ease_temperature: float
+    net: CompletionEnsemble | None
+    flavor: NDArray[np.float32]
+    popularity: NDArray[np.float64]
+
+
+def normalise(scores: NDArray[np.float64], present: NDArray[np.bool_]) -> NDArray[np.float64]:
+    """Rows of non-negative scores as distributions over the absent ingredients (0 where present).
+
+    A row without any mass becomes uniform over the absent ingredients.
+    """
+    out = np.where(present, 0.0, np.maximum(scores, 0.0))
+    total = out.sum(axis=1, keepdims=True)
+    absent = (~present).sum(axis=1, keepdims=True)
+    uniform = np.where(present, 0.0, 1.0 / np.maximum(absent, 1))
+    result: NDArray[np.float64] = np.where(total > 0, out / np.where(total > 0, total, 1.0), uniform)
+    return result
+
+
+def softmax_absent(logits: NDArray[np.float64], present: NDArray[np.bool_]) -> NDArray[np.float64]:
+    """Softmax over the absent ingredients of each row."""
+    z = np.where(present, -np.inf, logits)
+    top = np.max(z, axis=1, keepdims=True)
+    top = np.where(np.isfinite(top), top, 0.0)
+    e = np.exp(z - top)
+    total = e.sum(axis=1, keepdims=True)
+    result: NDArray[np.float64] = e / np.where(total > 0, total, 1.0)
+    return result
+
+
+def component_distributions(
+    parts: Components,
+    sets: Sequence[NDArray[np.int64]],
+    cuisine_codes: NDArray[np.int64],
+    extra_recipes: Sequence[NDArray[np.int64]],
+    extra_weight: float,
+    needed: Collection[str] | None = None,
+) -> tuple[dict[str, NDArray[np.float64]], NDArray[np.bool_]]:
+    """Per-component distributions (``queries x ingredients``) and the present-ingredient mask.
+
+    ``flavor`` holds the raw flavor scores (the flavor mode ranks by them) and ``flavor_dist``
+    their normalised form (used in the blend). A query without any neighbour falls back to the EASE
+    distribution for the ``knn`` part, so that part never becomes uninformative. ``needed``
+    limits the work to some components (default: all).
+    """
+    want = set(ALL_COMPONENTS if needed is None else needed)
+    m = len(parts.popularity)
+    queries = recipe_matrix(sets, m)
+    present = np.asarray(queries.toarray() > 0)
+    out: dict[str, NDArray[np.float64]] = {}
+    if want & {"ease", "knn"}:
+        # Sparse times dense reads only the rows of the present ingredients: no m x m copy per query.
+        ease_scores = np.asarray(queries @ parts.ease, dtype=np.float64)
+        out["ease"] = softmax_absent(parts.ease_temperature * ease_scores, present)
+    if "knn" in want:
+        votes = parts.neighbours.votes(queries, cuisine_codes)
+        if extra_recipes and extra_weight > 0:
+            votes += extra_weight * extra_votes(queries, cuisine_codes, extra_recipes, parts.neighbours)
+        votes = np.where(present, 0.0, votes)
+        has_mass = votes.sum(axis=1, keepdims=True) > 0
+        out["knn"] = np.where(has_mass, normalise(votes, present), out["ease"])
+    if "mlp" in want and parts.net is not None:
+        out["mlp"] = completion_probabilities(parts.net, sets, cuisine_codes)
+    if "popularity" in want:
+        out["popularity"] = normalise(np.broadcast_to(parts.popularity, present.shape), present)
+    if want & {"flavor", "flavor_dist"}:
+        raw = flavor_scores(parts.flavor, queries)
+        out["flavor"] = raw
+        out["flavor_dist"] = normalise(raw, present)
+    return out, present
