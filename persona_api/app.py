@@ -34,6 +34,12 @@ from persona_api.http.auth import provide_tenant_id, rate_limit_identity
 from persona_api.http.health import healthz, readyz
 from persona_api.http.memory import MemoryController
 from persona_api.http.pagination import provide_page
+from persona_api.http.pairings import (
+    FoodPreferenceController,
+    IngredientController,
+    PairingController,
+    RecipeController,
+)
 from persona_api.http.problems import problem_handlers
 from persona_api.http.recs import ItemController, RecommendationController
 from persona_api.http.requestid import RequestIdMiddleware
@@ -50,6 +56,10 @@ from persona_api.recsys.artifacts import ArtifactStore
 from persona_api.recsys.bundle import STEP as SEQREC_STEP
 from persona_api.recsys.bundle import RecModels
 from persona_api.recsys.hotswap import ArtifactHolder, ArtifactLoaders
+from persona_api.recsys.pairing.bundle import STEP as PAIRING_STEP
+from persona_api.recsys.pairing.bundle import PairingModels
+from persona_api.recsys.pairing.service import PairingRuntime
+from persona_api.recsys.pairing.userdata import PairingUserData
 from persona_api.recsys.service import RecsysRuntime
 from persona_api.recsys.userdata import RecsysUserData
 from persona_api.store.db import create_engine
@@ -139,8 +149,19 @@ def create_app(
         weights=parse_interaction_weights(settings.interaction_weights),
         embedder=embedder,
     )
+
+    def pairing_models() -> PairingModels | None:
+        loaded = artifacts.current
+        component = loaded.components.get(PAIRING_STEP) if loaded else None
+        return component if isinstance(component, PairingModels) else None
+
+    pairing = PairingRuntime(pairing_models)
     user_data = UserDataRegistry()
-    handlers: tuple[UserDataHandler, ...] = (MemoryUserData(memory.indexes), RecsysUserData(recsys))
+    handlers: tuple[UserDataHandler, ...] = (
+        MemoryUserData(memory.indexes),
+        RecsysUserData(recsys),
+        PairingUserData(pairing),
+    )
     for handler in (*handlers, *user_data_handlers):
         user_data.register(handler)
 
@@ -212,6 +233,10 @@ def create_app(
             MemoryController,
             ItemController,
             RecommendationController,
+            IngredientController,
+            RecipeController,
+            FoodPreferenceController,
+            PairingController,
         ],
         dependencies={
             "auth_tenant": Provide(provide_tenant_id),
@@ -248,6 +273,7 @@ def create_app(
                 "artifacts": artifacts,
                 "memory": memory,
                 "recsys": recsys,
+                "pairing": pairing,
                 "schema_head": head_revision(),
             }
         ),

@@ -1,7 +1,4 @@
-"""The ``persona-api`` command: serve, migrate, reindex.
-
-Later capabilities add ``eval`` and ``demo`` sub-commands here.
-"""
+"""The ``persona-api`` command: serve, migrate, reindex, demo."""
 
 from __future__ import annotations
 
@@ -46,6 +43,28 @@ def _reindex(settings: Settings, args: argparse.Namespace) -> int:
     return reindex_main(settings, all_steps())
 
 
+def _demo_load_recipes(settings: Settings, args: argparse.Namespace) -> int:
+    import asyncio
+    from pathlib import Path
+
+    from persona_api.errors import NotFound
+    from persona_api.recsys.pairing.demo import run_load_recipes
+    from persona_api.store import migrate
+
+    if settings.auto_migrate:
+        migrate.upgrade(settings.database_url)
+    try:
+        summary = asyncio.run(run_load_recipes(settings, Path(args.folder), args.tenant))
+    except (FileNotFoundError, NotFound) as exc:
+        print(f"persona-api demo load-recipes: {exc}", file=sys.stderr)
+        return 2
+    print(f"tenant {summary.tenant_id}: {summary.ingredients} ingredients, {summary.recipes} recipes")
+    if summary.api_key:
+        print(f"API key (shown once): {summary.api_key}")
+    print("next: persona-api reindex  (trains the pairing model the API then serves)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="persona-api", description="Open personalization service for LLM apps."
@@ -61,6 +80,17 @@ def build_parser() -> argparse.ArgumentParser:
     mig.set_defaults(handler=_migrate)
     reindex = sub.add_parser("reindex", help="retrain models and publish a new artifact version")
     reindex.set_defaults(handler=_reindex)
+    demo = sub.add_parser("demo", help="load public demo data").add_subparsers(dest="demo", required=True)
+    recipes = demo.add_parser(
+        "load-recipes", help="load the Ahn et al. flavor-network files (recipes, ingredients, compounds)"
+    )
+    recipes.add_argument(
+        "folder", metavar="DIR", help="folder with recipes_by_region_s3equiv.csv and the tsv files"
+    )
+    recipes.add_argument(
+        "--tenant", help="load into this tenant id (default: create a tenant and print its key)"
+    )
+    recipes.set_defaults(handler=_demo_load_recipes)
     return parser
 
 

@@ -116,7 +116,8 @@ def ingested(r: IngestResult) -> Ingested:
     return Ingested(accepted=r.accepted, duplicates=r.duplicates, users_created=r.users_created)
 
 
-async def _batch(request: Request[Any, Any, Any], kind: type[Any], limit: int) -> list[Any]:
+async def read_batch(request: Request[Any, Any, Any], kind: type[Any], limit: int) -> list[Any]:
+    """The request body as a bounded batch of ``kind``: a JSON array, or NDJSON by content type."""
     return decode_batch(await request.body(), request.headers.get("content-type", ""), kind, limit)
 
 
@@ -133,7 +134,7 @@ class ItemController(Controller):
     async def upsert_items(
         self, request: Request[Any, Any, Any], recs: NamedDependency[RecsApi]
     ) -> UpsertOut:
-        batch: list[ItemBody] = await _batch(request, ItemBody, MAX_ITEMS_PER_BATCH)
+        batch: list[ItemBody] = await read_batch(request, ItemBody, MAX_ITEMS_PER_BATCH)
         result = await recs.catalog.upsert(
             [
                 ItemIn(external_id=b.id, title=b.title, description=b.description, attributes=b.attributes)
@@ -188,7 +189,7 @@ class RecommendationController(Controller):
     async def add_interactions(
         self, request: Request[Any, Any, Any], recs: NamedDependency[RecsApi]
     ) -> Ingested:
-        batch: list[InteractionBody] = await _batch(request, InteractionBody, MAX_EVENTS_PER_BATCH)
+        batch: list[InteractionBody] = await read_batch(request, InteractionBody, MAX_EVENTS_PER_BATCH)
         events = [
             InteractionIn(
                 user=b.user, item=b.item, kind=b.type, value=b.value, weight=b.weight, at=b.at, event_id=b.id
@@ -204,7 +205,7 @@ class RecommendationController(Controller):
         status_code=200,
     )
     async def add_reviews(self, request: Request[Any, Any, Any], recs: NamedDependency[RecsApi]) -> Ingested:
-        batch: list[ReviewBody] = await _batch(request, ReviewBody, MAX_REVIEWS_PER_BATCH)
+        batch: list[ReviewBody] = await read_batch(request, ReviewBody, MAX_REVIEWS_PER_BATCH)
         reviews = [ReviewIn(user=b.user, item=b.item, text=b.text, rating=b.rating, at=b.at) for b in batch]
         return ingested(await recs.events.add_reviews(reviews))
 

@@ -9,6 +9,9 @@ from persona_api.memory.artifacts import MemoryIndexStep, load_snapshots
 from persona_api.recsys.bundle import STEP as SEQREC
 from persona_api.recsys.bundle import load_models
 from persona_api.recsys.hotswap import ArtifactLoaders
+from persona_api.recsys.pairing.bundle import STEP as PAIRING
+from persona_api.recsys.pairing.bundle import load_pairings
+from persona_api.recsys.pairing.training import PairingStep
 from persona_api.recsys.training import SeqRecStep
 
 
@@ -17,6 +20,7 @@ def all_steps() -> StepRegistry:
     registry.register(TenantDirectoryStep())
     registry.register(MemoryIndexStep())
     registry.register(SeqRecStep())
+    registry.register(PairingStep())
     return registry
 
 
@@ -24,4 +28,5 @@ def all_loaders() -> ArtifactLoaders:
     loaders = ArtifactLoaders()
     loaders.register(MEMORY, load_snapshots)
     loaders.register(SEQREC, load_models)
+    loaders.register(PAIRING, load_pairings)
     return loaders

@@ -41,6 +41,32 @@ def _get(url: str, key: str | None = None) -> tuple[int, dict[str, Any]]:
         return error.code, json.loads(error.read())
 
 
+def _post(url: str, body: Any, key: str) -> tuple[int, dict[str, Any]]:
+    request = urllib.request.Request(
+        url,
+        data=json.dumps(body).encode(),
+        headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def write_flavor_files(folder: Path) -> None:
+    """A tiny flavor-network bundle in the Ahn et al. formats (the demo loader's input)."""
+    folder.mkdir()
+    (folder / "ingr_info.tsv").write_text(
+        "# id\tingredient name\tcategory\n0\tsoy_sauce\tplant derivative\n1\tginger\tspice\n"
+        "2\tscallion\tvegetable\n3\trice\tcereal/crop\n"
+    )
+    (folder / "comp_info.tsv").write_text("# id\tCompound name\tCAS number\n0\tgingerol\t23513-14-6\n")
+    (folder / "ingr_comp.tsv").write_text("# ingredient id\tcompound id\n1\t0\n")
+    rows = ["EastAsian,soy_sauce,ginger,scallion", "EastAsian,rice,scallion,soy_sauce"] * 4
+    (folder / "recipes_by_region_s3equiv.csv").write_text("# region,ingredients\n" + "\n".join(rows) + "\n")
+
+
 def readme_block(heading: str) -> str:
     section = (ROOT / "README.md").read_text().split(heading, 1)[1]
     block = re.search(r"```bash\n(.*?)```", section, re.S)
@@ -55,9 +81,11 @@ def quickstart_script(base: str) -> str:
     script = script.replace("BASE=http://127.0.0.1:8000\n", f"BASE={base}\n")
     memory = readme_block("## Conversation memory")
     recs = readme_block("## Recommendations")
+    pairings = readme_block("## Ingredient pairings")
     # The key goes last, so the test can keep calling the API as the tenant.
     tail = 'echo ---\necho "$KEY"\n'
-    return "set -euo pipefail\n" + script + "echo ---\n" + memory + "echo ---\n" + recs + tail
+    parts = [script, memory, recs, pairings]
+    return "set -euo pipefail\n" + "echo ---\n".join(parts) + tail
 
 
 class Served:
@@ -120,7 +148,7 @@ def test_serve_with_no_configuration_then_quickstart_then_reindex(served: Served
         ["bash", "-c", quickstart_script(base)], cwd=cwd, capture_output=True, text=True, timeout=60
     )
     assert result.returncode == 0, result.stderr
-    quick, memory, recs, key = result.stdout.split("---\n")
+    quick, memory, recs, pairings, key = result.stdout.split("---\n")
     lines = quick.strip().splitlines()
     created = json.loads(lines[0])
     assert created["id"] == "alice" and created["metadata"] == {"locale": "en"}
@@ -134,6 +162,33 @@ def test_serve_with_no_configuration_then_quickstart_then_reindex(served: Served
     top = found["results"][0]["memory"]
     assert "Lisbon" in top["text"] and top["about"] == "Bob" and "t1" in top["source_turn_ids"]
     items, events, cold, session = (json.loads(line) for line in recs.strip().splitlines())
+    ingredients, recipes, preferences = (json.loads(line) for line in pairings.strip().splitlines())
+    assert ingredients["created"] == 7 and recipes["ids"] == [f"r{i}" for i in range(1, 7)]
+    assert preferences == {"dislikes": ["basil"], "allergies": []}
+    status, early = _post(f"{base}/v1/pairings/complete", {"ingredients": ["tomato"]}, key.strip())
+    assert status == 503 and "reindex" in early["detail"]
+
+    demo = subprocess.run(
+        [sys.executable, "-m", "persona_api", "demo", "load-recipes", str(cwd / "flavor")],
+        cwd=cwd,
+        env=_clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert demo.returncode == 2 and "not found" in demo.stderr
+    write_flavor_files(cwd / "flavor")
+    demo = subprocess.run(
+        [sys.executable, "-m", "persona_api", "demo", "load-recipes", str(cwd / "flavor")],
+        cwd=cwd,
+        env=_clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert demo.returncode == 0, demo.stderr
+    assert "4 ingredients, 8 recipes" in demo.stdout and "load-recipes" in demo.stderr
+    demo_key = demo.stdout.split("API key (shown once): ", 1)[1].split()[0]
     assert items["created"] == 4 and events == {"accepted": 7, "duplicates": 0, "users_created": 3}
     # Before training: popular items, without erin's own tent and the kettle she disliked.
     assert cold["strategy"] == "popular" and [i["id"] for i in cold["items"]] == ["bag", "stove"]
@@ -151,7 +206,7 @@ def test_serve_with_no_configuration_then_quickstart_then_reindex(served: Served
     version = job.stdout.strip().splitlines()[-1]
     assert (cwd / "models" / "CURRENT").read_text().strip() == version
     manifest = json.loads((cwd / "models" / version / "manifest.json").read_text())
-    assert manifest["input_rows"]["tenants"] == 1
+    assert manifest["input_rows"]["tenants"] == 2
     deadline = time.monotonic() + 20  # the API polls CURRENT every 5 s by default
     while _get(f"{base}/readyz")[1]["artifact_version"] != version and time.monotonic() < deadline:
         time.sleep(0.25)
@@ -160,6 +215,30 @@ def test_serve_with_no_configuration_then_quickstart_then_reindex(served: Served
     assert status == 200, trained
     assert trained["strategy"] == "sequential" and trained["model_version"] == version
     assert {i["id"] for i in trained["items"]} == {"bag", "stove"}
+    # The README's pairing example after training: carol dislikes basil, so olive oil comes first.
+    status, paired = _post(
+        f"{base}/v1/pairings/complete",
+        {"ingredients": ["tomato", "garlic"], "k": 3, "user": "carol"},
+        key.strip(),
+    )
+    assert status == 200, paired
+    assert paired["suggestions"][0]["ingredient"] == "olive oil" and paired["avoided"] == ["basil"]
+    status, checked = _post(
+        f"{base}/v1/pairings/check", {"ingredients": ["tomato", "vanilla", "garlic"]}, key.strip()
+    )
+    # Six recipes are too little evidence to advise against anything: the score leans, no more.
+    pair = next(p for p in checked["pairs"] if {p["a"], p["b"]} == {"tomato", "vanilla"})
+    assert status == 200 and pair["together"] == 0 and pair["shared_compounds"] == 0
+    assert (
+        pair["score"]
+        < 0
+        < next(p["score"] for p in checked["pairs"] if {p["a"], p["b"]} == {"tomato", "garlic"})
+    )
+    assert checked["advise_against"] == []
+    status, demo_pairs = _post(
+        f"{base}/v1/pairings/missing", {"ingredients": ["ginger", "soy sauce"]}, demo_key
+    )
+    assert status == 200 and demo_pairs["suggestions"][0]["ingredient"] == "scallion"
 
     # Structured logs: one JSON object per line, each request with its id, no user content.
     entries = [json.loads(line) for line in served.stop().splitlines() if line.strip()]

@@ -1,0 +1,291 @@
+"""Ingredient, recipe, food-preference and pairing routes.
+
+Bulk routes take a JSON array or NDJSON, bounded per batch, written completely or not at all.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from litestar import Controller, Request, delete, get, post, put
+from litestar.di import NamedDependency, Provide
+from litestar.pagination import OffsetPagination
+from litestar.params import FromPath, JSONBody, QueryParameter
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from persona_api.http.pagination import PageRequest
+from persona_api.http.pairing_schemas import (
+    MAX_INGREDIENTS_PER_BATCH,
+    MAX_RECIPES_PER_BATCH,
+    AvoidOut,
+    CheckOut,
+    CheckRequest,
+    CompleteRequest,
+    Evidence,
+    FoodPreferences,
+    IngredientBody,
+    IngredientDetail,
+    IngredientOut,
+    MissingRequest,
+    PairOut,
+    RecipeBody,
+    RecipeOut,
+    SuggestionOut,
+    SuggestionsOut,
+    WriteOut,
+)
+from persona_api.http.recs import read_batch
+from persona_api.recsys.pairing.pantry import IngredientIn, Pantry, RecipeIn, RecipeView, WriteResult
+from persona_api.recsys.pairing.service import PairCheck, Pairer, PairingQuery, Suggestions
+from persona_api.store.users import UserService
+
+
+class PairingApi:
+    """The per-request bundle the handlers use."""
+
+    def __init__(self, request: Request[Any, Any, Any], session: AsyncSession, tenant_id: str) -> None:
+        self.users = UserService(session, tenant_id, request.app.state.user_data)
+        self.pantry = Pantry(session, tenant_id)
+        self.pairer = Pairer(request.app.state.pairing, self.pantry)
+
+    async def user_id(self, external_id: str | None) -> int | None:
+        return None if external_id is None else (await self.users.get(external_id)).id
+
+
+async def provide_pairing_api(
+    request: Request[Any, Any, Any],
+    db_session: NamedDependency[AsyncSession],
+    auth_tenant: NamedDependency[str],
+) -> PairingApi:
+    return PairingApi(request, db_session, auth_tenant)
+
+
+def write_out(r: WriteResult) -> WriteOut:
+    return WriteOut(created=r.created, updated=r.updated, unchanged=r.unchanged, ids=r.ids)
+
+
+def recipe_out(v: RecipeView) -> RecipeOut:
+    return RecipeOut(
+        id=v.external_id, ingredients=v.ingredients, cuisine=v.cuisine, title=v.title, user=v.user
+    )
+
+
+def suggestions_out(s: Suggestions) -> SuggestionsOut:
+    return SuggestionsOut(
+        suggestions=[
+            SuggestionOut(
+                ingredient=i.name,
+                category=i.category,
+                score=i.score,
+                reason=i.reason,
+                cooked_with=[Evidence(n, c) for n, c in i.with_],
+                shared_compounds=[Evidence(n, c) for n, c in i.shared_compounds],
+                probability=i.probability,
+            )
+            for i in s.items
+        ],
+        mode=s.mode,  # type: ignore[arg-type]
+        model_version=s.model_version,
+        unscored=s.unscored,
+        avoided=s.avoided,
+    )
+
+
+def pair_out(p: PairCheck) -> PairOut:
+    return PairOut(
+        a=p.a,
+        b=p.b,
+        score=p.score,
+        together=p.together,
+        expected=p.expected,
+        shared_compounds=p.shared_compounds,
+        advise_against=p.advise_against,
+        why=p.why,
+    )
+
+
+class IngredientController(Controller):
+    path = "/v1/ingredients"
+    tags = ["pairings"]
+    dependencies = {"api": Provide(provide_pairing_api)}
+
+    @post(
+        operation_id="upsertIngredients",
+        summary="Create or update ingredients (JSON array or NDJSON, up to 1000)",
+        status_code=200,
+    )
+    async def upsert(self, request: Request[Any, Any, Any], api: NamedDependency[PairingApi]) -> WriteOut:
+        batch: list[IngredientBody] = await read_batch(request, IngredientBody, MAX_INGREDIENTS_PER_BATCH)
+        items = [
+            IngredientIn(
+                name=b.name,
+                category=b.category,
+                compounds=tuple(b.compounds) if b.compounds is not None else None,
+            )
+            for b in batch
+        ]
+        return write_out(await api.pantry.upsert_ingredients(items))
+
+    @get(operation_id="listIngredients", summary="List ingredients")
+    async def list_ingredients(
+        self,
+        api: NamedDependency[PairingApi],
+        page: NamedDependency[PageRequest],
+        q: Annotated[str | None, QueryParameter(description="Only names containing this.")] = None,
+        category: Annotated[str | None, QueryParameter(description="Only this category.")] = None,
+    ) -> OffsetPagination[IngredientOut]:
+        rows, total = await api.pantry.list_ingredients(
+            limit=page.limit, offset=page.offset, search=q, category=category
+        )
+        return OffsetPagination(
+            items=[IngredientOut(name=r.name, key=r.key, category=r.category) for r in rows],
+            limit=page.limit,
+            offset=page.offset,
+            total=total,
+        )
+
+    @get("/{name:str}", operation_id="getIngredient", summary="An ingredient with its flavor compounds")
+    async def get_ingredient(self, name: FromPath[str], api: NamedDependency[PairingApi]) -> IngredientDetail:
+        row = await api.pantry.get_ingredient(name)
+        return IngredientDetail(
+            name=row.name,
+            key=row.key,
+            category=row.category,
+            compounds=await api.pantry.compounds_of(row.id),
+            recipes=await api.pantry.recipe_count(row.id),
+        )
+
+
+class RecipeController(Controller):
+    path = "/v1/recipes"
+    tags = ["pairings"]
+    dependencies = {"api": Provide(provide_pairing_api)}
+
+    @post(
+        operation_id="upsertRecipes",
+        summary="Create or replace recipes (JSON array or NDJSON, up to 1000)",
+        status_code=200,
+    )
+    async def upsert(self, request: Request[Any, Any, Any], api: NamedDependency[PairingApi]) -> WriteOut:
+        batch: list[RecipeBody] = await read_batch(request, RecipeBody, MAX_RECIPES_PER_BATCH)
+        owners = {u: (await api.users.get_or_create(u)).id for u in {b.user for b in batch if b.user}}
+        recipes = [
+            RecipeIn(
+                external_id=b.id,
+                ingredients=tuple(b.ingredients),
+                cuisine=b.cuisine,
+                title=b.title,
+                user_id=owners[b.user] if b.user else None,
+            )
+            for b in batch
+        ]
+        return write_out(await api.pantry.upsert_recipes(recipes))
+
+    @get(operation_id="listRecipes", summary="List recipes, optionally one user's")
+    async def list_recipes(
+        self,
+        api: NamedDependency[PairingApi],
+        page: NamedDependency[PageRequest],
+        user: Annotated[str | None, QueryParameter(description="Only this user's recipes.")] = None,
+    ) -> OffsetPagination[RecipeOut]:
+        rows, total = await api.pantry.list_recipes(
+            limit=page.limit, offset=page.offset, user_id=await api.user_id(user)
+        )
+        views = await api.pantry.views(rows)
+        return OffsetPagination(
+            items=[recipe_out(v) for v in views], limit=page.limit, offset=page.offset, total=total
+        )
+
+    @get("/{recipe_id:str}", operation_id="getRecipe", summary="A recipe")
+    async def get_recipe(self, recipe_id: FromPath[str], api: NamedDependency[PairingApi]) -> RecipeOut:
+        row = await api.pantry.get_recipe(recipe_id)
+        return recipe_out((await api.pantry.views([row]))[0])
+
+    @delete("/{recipe_id:str}", operation_id="deleteRecipe", summary="Delete a recipe")
+    async def delete_recipe(self, recipe_id: FromPath[str], api: NamedDependency[PairingApi]) -> None:
+        await api.pantry.delete_recipe(recipe_id)
+
+
+class FoodPreferenceController(Controller):
+    path = "/v1/users/{user_id:str}/food-preferences"
+    tags = ["pairings"]
+    dependencies = {"api": Provide(provide_pairing_api)}
+
+    @get(operation_id="getFoodPreferences", summary="What a user dislikes or is allergic to")
+    async def get_preferences(
+        self, user_id: FromPath[str], api: NamedDependency[PairingApi]
+    ) -> FoodPreferences:
+        user = await api.users.get(user_id)
+        avoids = await api.pantry.avoidances(user.id)
+        return FoodPreferences(
+            dislikes=[n for k, n in avoids.values() if k == "dislike"],
+            allergies=[n for k, n in avoids.values() if k == "allergy"],
+        )
+
+    @put(
+        operation_id="setFoodPreferences",
+        summary="Replace a user's dislikes and allergies (never suggested to them)",
+    )
+    async def set_preferences(
+        self, user_id: FromPath[str], data: JSONBody[FoodPreferences], api: NamedDependency[PairingApi]
+    ) -> FoodPreferences:
+        user = await api.users.get_or_create(user_id)
+        await api.pantry.set_avoidances(user.id, data.dislikes, data.allergies)
+        avoids = await api.pantry.avoidances(user.id)
+        return FoodPreferences(
+            dislikes=[n for k, n in avoids.values() if k == "dislike"],
+            allergies=[n for k, n in avoids.values() if k == "allergy"],
+        )
+
+
+class PairingController(Controller):
+    path = "/v1/pairings"
+    tags = ["pairings"]
+    dependencies = {"api": Provide(provide_pairing_api)}
+
+    @post("/complete", operation_id="completeIngredients", summary="Ingredients to add", status_code=200)
+    async def complete(
+        self, data: JSONBody[CompleteRequest], api: NamedDependency[PairingApi]
+    ) -> SuggestionsOut:
+        query = PairingQuery(
+            ingredients=data.ingredients,
+            k=data.k,
+            mode=data.mode,
+            cuisine=data.cuisine,
+            exclude=data.exclude,
+            categories=data.categories,
+            user_id=await api.user_id(data.user),
+        )
+        return suggestions_out(await api.pairer.suggest(query))
+
+    @post(
+        "/missing",
+        operation_id="missingIngredient",
+        summary="The most likely missing ingredient of a recipe",
+        status_code=200,
+    )
+    async def missing(
+        self, data: JSONBody[MissingRequest], api: NamedDependency[PairingApi]
+    ) -> SuggestionsOut:
+        query = PairingQuery(
+            ingredients=data.ingredients, k=data.k, cuisine=data.cuisine, user_id=await api.user_id(data.user)
+        )
+        return suggestions_out(await api.pairer.suggest(query, probabilities=True))
+
+    @post(
+        "/check",
+        operation_id="checkIngredients",
+        summary="Pairwise compatibility, and pairs to advise against",
+        status_code=200,
+    )
+    async def check(self, data: JSONBody[CheckRequest], api: NamedDependency[PairingApi]) -> CheckOut:
+        result = await api.pairer.check(data.ingredients, await api.user_id(data.user))
+        pairs = [pair_out(p) for p in result.pairs]
+        return CheckOut(
+            score=result.score,
+            pairs=pairs,
+            advise_against=[p for p in pairs if p.advise_against],
+            avoid=[AvoidOut(ingredient=n, reason=k) for n, k in result.avoid],  # type: ignore[arg-type]
+            model_version=result.model_version,
+            unscored=result.unscored,
+        )
