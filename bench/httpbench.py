@@ -106,6 +106,34 @@ def serving(
                 proc.wait()
 
 
+def run_cli(workdir: Path, url: str, admin_token: str, *args: str) -> float:
+    """``python -m persona_api <args>`` against the benchmark's database; returns its seconds.
+    Output goes to ``<workdir>/<first arg>.log``."""
+    env = service_env(workdir, url, admin_token)
+    t0 = time.perf_counter()
+    with (workdir / f"{args[0]}.log").open("w") as log:
+        subprocess.run(
+            [sys.executable, "-m", "persona_api", *args],
+            env=env,
+            cwd=workdir,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            check=True,
+        )
+    return time.perf_counter() - t0
+
+
+async def wait_for_version(api: httpx.AsyncClient, within: float = 300) -> str:
+    """The artifact version ``/readyz`` reports, once the server has loaded one."""
+    deadline = time.perf_counter() + within
+    while time.perf_counter() < deadline:
+        version = (await api.get("/readyz")).json().get("artifact_version")
+        if version:
+            return str(version)
+        await asyncio.sleep(0.5)
+    raise RuntimeError("the server did not load the new model version")
+
+
 # --- HTTP measurements -------------------------------------------------------------------------------
 @dataclass
 class Run:

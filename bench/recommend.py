@@ -22,7 +22,6 @@ import argparse
 import asyncio
 import json
 import random
-import subprocess
 import sys
 import tempfile
 import time
@@ -31,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from httpbench import Run, checked, code_version, drive, service_env, serving
+from httpbench import Run, checked, code_version, drive, run_cli, serving, wait_for_version
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "amazon-beauty"
 
@@ -83,31 +82,6 @@ async def load(
     t_events = time.perf_counter() - t1
     progress(f"{len(lines)} interactions in {t_events:.0f} s")
     return {"items_s": t_items, "items": len(items), "events_s": t_events, "events": len(lines)}
-
-
-def reindex(workdir: Path, url: str, admin_token: str) -> float:
-    env = service_env(workdir, url, admin_token)
-    t0 = time.perf_counter()
-    with (workdir / "reindex.log").open("w") as log:
-        subprocess.run(
-            [sys.executable, "-m", "persona_api", "reindex"],
-            env=env,
-            cwd=workdir,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            check=True,
-        )
-    return time.perf_counter() - t0
-
-
-async def wait_for_version(api: httpx.AsyncClient, within: float = 300) -> str:
-    deadline = time.perf_counter() + within
-    while time.perf_counter() < deadline:
-        version = (await api.get("/readyz")).json().get("artifact_version")
-        if version:
-            return str(version)
-        await asyncio.sleep(0.5)
-    raise RuntimeError("the server did not load the new model version")
 
 
 async def measure(
@@ -179,7 +153,7 @@ async def run(workdir: Path, args: argparse.Namespace) -> dict[str, Any]:
         ) as api:
             loaded = await load(api, items, users)
             progress("training (persona-api reindex) ...")
-            train_s = await asyncio.to_thread(reindex, workdir, url, admin_token)
+            train_s = await asyncio.to_thread(run_cli, workdir, url, admin_token, "reindex")
             version = await wait_for_version(api)
             progress(f"trained in {train_s:.0f} s; serving {version}")
         runs = await measure(base, key, [u for u, _ in users], [i["id"] for i in items], args)
