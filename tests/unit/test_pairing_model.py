@@ -8,8 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from persona_api.recsys.pairing.data import PairingData
+from persona_api.recsys.pairing.data import PairingData, recipe_matrix
 from persona_api.recsys.pairing.model import PairingModel
+from persona_api.recsys.pairing.neighbours import SOFT_KERNEL
 
 GROUPS = [["a0", "a1", "a2", "a3", "a4"], ["b0", "b1", "b2", "b3", "b4"], ["c0", "c1", "c2", "c3", "c4"]]
 NAMES = [n for g in GROUPS for n in g] + ["lonely"]
@@ -99,3 +100,12 @@ def test_a_tiny_tenant_trains_and_fitting_is_deterministic() -> None:
     present = [NAMES.index("a0")]
     np.testing.assert_allclose(first.scores(present), second.scores(present))
     assert np.isfinite(first.scores(present)[NAMES.index("a1")])
+
+
+def test_kernels_sharing_one_overlap_product_match_separate_passes(model: PairingModel) -> None:
+    queries = recipe_matrix([np.array([0, 1]), np.array([5, 6, 7])], len(NAMES))
+    codes = np.array([-1, 1], dtype=np.int64)
+    sharp, soft = model.neighbours.votes_sets(queries, codes, [model.neighbours.config, SOFT_KERNEL])
+    np.testing.assert_allclose(sharp, model.neighbours.votes(queries, codes))
+    np.testing.assert_allclose(soft, model.neighbours.votes(queries, codes, SOFT_KERNEL))
+    assert (soft > 0).sum() >= (sharp > 0).sum()

@@ -16,7 +16,7 @@ from numpy.typing import NDArray
 
 # Floors inside the logs: the neighbour distribution is often exactly 0 for plausible ingredients,
 # so it gets a large floor; the smooth components only need to avoid log(0).
-EPSILON = {"knn": 1e-3, "mlp": 1e-6, "ease": 1e-6, "popularity": 1e-6}
+EPSILON = {"knn": 1e-3, "knn_soft": 1e-4, "mlp": 1e-6, "ease": 1e-6, "popularity": 1e-6}
 GATED = ("knn", "mlp")
 
 

@@ -41,6 +41,10 @@ class NeighbourConfig:
     """Neighbours sharing less of the query than this are skipped (speed; their weight is tiny)."""
 
 
+SOFT_KERNEL = NeighbourConfig(power=2.0, extra_penalty=0.25, min_share=0.3)
+"""A second, broader neighbourhood: it votes where the sharp kernel finds no near-duplicate."""
+
+
 class RecipeNeighbours:
     """Kernel-weighted votes of similar training recipes; see the module docstring."""
 
@@ -69,15 +73,35 @@ class RecipeNeighbours:
         idf = np.maximum(np.log((n + 1.0) / (df + 1.0)), 1e-3) ** config.idf_exponent
         return cls(matrix, cuisine_codes, idf, config)
 
-    def weights(self, queries: sp.csr_matrix, cuisine_codes: NDArray[np.int64]) -> sp.csr_matrix:
-        """Kernel weight of every training recipe for every query (``queries x recipes``, sparse)."""
+    def weights(
+        self, queries: sp.csr_matrix, cuisine_codes: NDArray[np.int64], config: NeighbourConfig | None = None
+    ) -> sp.csr_matrix:
+        """Kernel weight of every training recipe for every query (``queries x recipes``, sparse);
+        ``config`` replaces the index's own kernel (e.g. a softer one)."""
         return kernel_weights(
-            queries, cuisine_codes, self._recipes_t, self.lengths, self.cuisine_codes, self.idf, self.config
+            queries,
+            cuisine_codes,
+            self._recipes_t,
+            self.lengths,
+            self.cuisine_codes,
+            self.idf,
+            config or self.config,
         )
 
-    def votes(self, queries: sp.csr_matrix, cuisine_codes: NDArray[np.int64]) -> NDArray[np.float64]:
+    def votes_sets(
+        self, queries: sp.csr_matrix, cuisine_codes: NDArray[np.int64], configs: Sequence[NeighbourConfig]
+    ) -> list[NDArray[np.float64]]:
+        """:meth:`votes` under several kernels at once (one overlap product for all)."""
+        weights = kernel_weight_sets(
+            queries, cuisine_codes, self._recipes_t, self.lengths, self.cuisine_codes, self.idf, configs
+        )
+        return [np.asarray((w @ self.matrix).toarray(), dtype=np.float64) for w in weights]
+
+    def votes(
+        self, queries: sp.csr_matrix, cuisine_codes: NDArray[np.int64], config: NeighbourConfig | None = None
+    ) -> NDArray[np.float64]:
         """Unnormalised ingredient votes, ``queries x ingredients`` (present ones not masked)."""
-        weights = self.weights(queries, cuisine_codes)
+        weights = self.weights(queries, cuisine_codes, config)
         return np.asarray((weights @ self.matrix).toarray(), dtype=np.float64)
 
 
@@ -90,10 +114,23 @@ def kernel_weights(
     idf: NDArray[np.float64],
     config: NeighbourConfig,
 ) -> sp.csr_matrix:
-    """The sharp kernel between queries and recipes (``recipes_t`` is ``ingredients x recipes``).
+    """The kernel between queries and recipes (``recipes_t`` is ``ingredients x recipes``).
 
     Cuisine code ``-1`` means unknown and matches nothing.
     """
+    return kernel_weight_sets(queries, query_cuisines, recipes_t, lengths, recipe_cuisines, idf, [config])[0]
+
+
+def kernel_weight_sets(
+    queries: sp.csr_matrix,
+    query_cuisines: NDArray[np.int64],
+    recipes_t: sp.csr_matrix,
+    lengths: NDArray[np.float64],
+    recipe_cuisines: NDArray[np.int64],
+    idf: NDArray[np.float64],
+    configs: Sequence[NeighbourConfig],
+) -> list[sp.csr_matrix]:
+    """:func:`kernel_weights` for several kernels, sharing the one costly overlap product."""
     q = sp.csr_matrix(queries, dtype=np.float64)
     q.data[:] = 1.0
     query_mass = np.asarray(q @ idf).ravel()
@@ -102,22 +139,24 @@ def kernel_weights(
     packed_q.data = (idf + unit)[q.indices]
     overlap = (packed_q @ recipes_t).tocsr()
     if overlap.nnz == 0:
-        return sp.csr_matrix(overlap.shape, dtype=np.float64)
-    rows = np.repeat(np.arange(overlap.shape[0]), np.diff(overlap.indptr))
-    cols = overlap.indices
-    count = (overlap.data * (1.0 / unit) + 1e-9).astype(np.int64)
-    share = (overlap.data - count * unit) / np.maximum(query_mass, 1e-12)[rows]
-    keep = share >= config.min_share
-    rows, cols, count, share = rows[keep], cols[keep], count[keep], np.minimum(share[keep], 1.0)
-    w = _power(share, config.power)
-    extra = np.clip(lengths[cols].astype(np.int64) - count, 0, None)
-    # The penalty only takes integer arguments, so a table replaces exp on every pair.
-    w *= np.exp(-config.extra_penalty * np.arange(int(extra.max(initial=0)) + 1))[extra]
-    same = query_cuisines[rows] == recipe_cuisines[cols]
-    if config.same_cuisine != 1.0:
-        w[same & (query_cuisines[rows] >= 0)] *= config.same_cuisine
-    indptr = np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=overlap.shape[0]))])
-    return sp.csr_matrix((w, cols, indptr), shape=overlap.shape)
+        return [sp.csr_matrix(overlap.shape, dtype=np.float64) for _ in configs]
+    all_rows = np.repeat(np.arange(overlap.shape[0]), np.diff(overlap.indptr))
+    all_count = (overlap.data * (1.0 / unit) + 1e-9).astype(np.int64)
+    all_share = (overlap.data - all_count * unit) / np.maximum(query_mass, 1e-12)[all_rows]
+    out = []
+    for config in configs:
+        keep = all_share >= config.min_share
+        rows, cols, count = all_rows[keep], overlap.indices[keep], all_count[keep]
+        w = _power(np.minimum(all_share[keep], 1.0), config.power)
+        extra = np.clip(lengths[cols].astype(np.int64) - count, 0, None)
+        # The penalty only takes integer arguments, so a table replaces exp on every pair.
+        w *= np.exp(-config.extra_penalty * np.arange(int(extra.max(initial=0)) + 1))[extra]
+        same = query_cuisines[rows] == recipe_cuisines[cols]
+        if config.same_cuisine != 1.0:
+            w[same & (query_cuisines[rows] >= 0)] *= config.same_cuisine
+        indptr = np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=overlap.shape[0]))])
+        out.append(sp.csr_matrix((w, cols, indptr), shape=overlap.shape))
+    return out
 
 
 def extra_votes(

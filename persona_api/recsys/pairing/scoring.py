@@ -15,9 +15,9 @@ from numpy.typing import NDArray
 from persona_api.recsys.pairing.completion import CompletionEnsemble, completion_probabilities
 from persona_api.recsys.pairing.data import recipe_matrix
 from persona_api.recsys.pairing.flavor import flavor_scores
-from persona_api.recsys.pairing.neighbours import RecipeNeighbours, extra_votes
+from persona_api.recsys.pairing.neighbours import SOFT_KERNEL, RecipeNeighbours, extra_votes
 
-ALL_COMPONENTS = ("knn", "mlp", "ease", "popularity", "flavor", "flavor_dist")
+ALL_COMPONENTS = ("knn", "knn_soft", "mlp", "ease", "popularity", "flavor", "flavor_dist")
 
 
 @dataclass(frozen=True)
@@ -76,17 +76,21 @@ def component_distributions(
     queries = recipe_matrix(sets, m)
     present = np.asarray(queries.toarray() > 0)
     out: dict[str, NDArray[np.float64]] = {}
-    if want & {"ease", "knn"}:
+    if want & {"ease", "knn", "knn_soft"}:
         # Sparse times dense reads only the rows of the present ingredients: no m x m copy per query.
         ease_scores = np.asarray(queries @ parts.ease, dtype=np.float64)
         out["ease"] = softmax_absent(parts.ease_temperature * ease_scores, present)
-    if "knn" in want:
-        votes = parts.neighbours.votes(queries, cuisine_codes)
-        if extra_recipes and extra_weight > 0:
-            votes += extra_weight * extra_votes(queries, cuisine_codes, extra_recipes, parts.neighbours)
-        votes = np.where(present, 0.0, votes)
-        has_mass = votes.sum(axis=1, keepdims=True) > 0
-        out["knn"] = np.where(has_mass, normalise(votes, present), out["ease"])
+    kernels = [k for k in ("knn", "knn_soft") if k in want]
+    if kernels:
+        configs = [parts.neighbours.config if k == "knn" else SOFT_KERNEL for k in kernels]
+        all_votes = parts.neighbours.votes_sets(queries, cuisine_codes, configs)
+        for name, votes in zip(kernels, all_votes, strict=True):
+            if name == "knn" and extra_recipes and extra_weight > 0:
+                votes += extra_weight * extra_votes(queries, cuisine_codes, extra_recipes, parts.neighbours)
+            votes = np.where(present, 0.0, votes)
+            has_mass = votes.sum(axis=1, keepdims=True) > 0
+            # A query without any neighbour falls back to EASE, so the part never goes flat.
+            out[name] = np.where(has_mass, normalise(votes, present), out["ease"])
     if "mlp" in want and parts.net is not None:
         out["mlp"] = completion_probabilities(parts.net, sets, cuisine_codes)
     if "popularity" in want:

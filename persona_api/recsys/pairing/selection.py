@@ -18,7 +18,7 @@ from numpy.typing import NDArray
 from persona_api.recsys.pairing import blending, combiner
 from persona_api.recsys.pairing.scoring import softmax_absent
 
-RECIPE_COMPONENTS = ("knn", "mlp", "ease", "popularity")
+RECIPE_COMPONENTS = ("knn", "knn_soft", "mlp", "ease", "popularity")
 MIN_FOLD = 20
 """Smallest half of the validation queries worth cross-fitting on."""
 
