@@ -216,11 +216,8 @@ class FoodPreferenceController(Controller):
         self, user_id: FromPath[str], api: NamedDependency[PairingApi]
     ) -> FoodPreferences:
         user = await api.users.get(user_id)
-        avoids = await api.pantry.avoidances(user.id)
-        return FoodPreferences(
-            dislikes=[n for k, n in avoids.values() if k == "dislike"],
-            allergies=[n for k, n in avoids.values() if k == "allergy"],
-        )
+        dislikes, allergies = await api.pantry.food_lists(user.id)
+        return FoodPreferences(dislikes=dislikes, allergies=allergies)
 
     @put(
         operation_id="setFoodPreferences",
@@ -231,11 +228,8 @@ class FoodPreferenceController(Controller):
     ) -> FoodPreferences:
         user = await api.users.get_or_create(user_id)
         await api.pantry.set_avoidances(user.id, data.dislikes, data.allergies)
-        avoids = await api.pantry.avoidances(user.id)
-        return FoodPreferences(
-            dislikes=[n for k, n in avoids.values() if k == "dislike"],
-            allergies=[n for k, n in avoids.values() if k == "allergy"],
-        )
+        dislikes, allergies = await api.pantry.food_lists(user.id)
+        return FoodPreferences(dislikes=dislikes, allergies=allergies)
 
 
 class PairingController(Controller):

@@ -425,6 +425,11 @@ class Pantry:
         )
         return {i: (kind, name) for i, kind, name in rows.tuples()}
 
+    async def food_lists(self, user_id: int) -> tuple[list[str], list[str]]:
+        """The user's disliked and allergenic ingredient names, each sorted."""
+        avoids = (await self.avoidances(user_id)).values()
+        return [n for k, n in avoids if k == "dislike"], [n for k, n in avoids if k == "allergy"]
+
     async def set_avoidances(self, user_id: int, dislikes: Sequence[str], allergies: Sequence[str]) -> None:
         """Replace the user's lists; a name on both lists counts as an allergy."""
         disliked = await self.resolve(dislikes, "dislikes")

@@ -27,14 +27,14 @@ class PairingUserData:
         rows = list(
             await session.scalars(select(Recipe).where(Recipe.user_id == user.id).order_by(Recipe.id))
         )
-        avoids = await pantry.avoidances(user.id)
+        dislikes, allergies = await pantry.food_lists(user.id)
         return {
             "recipes": [
                 {"id": v.external_id, "title": v.title, "cuisine": v.cuisine, "ingredients": v.ingredients}
                 for v in await pantry.views(rows)
             ],
-            "dislikes": [n for k, n in avoids.values() if k == "dislike"],
-            "allergies": [n for k, n in avoids.values() if k == "allergy"],
+            "dislikes": dislikes,
+            "allergies": allergies,
         }
 
     async def erase(self, session: AsyncSession, user: UserRef) -> int:
