@@ -65,6 +65,18 @@ def test_flavor_mode_finds_what_no_recipe_has(model: PairingModel) -> None:
     assert "lonely" not in _top(recipe, 3)
 
 
+def test_recipe_parts_cover_only_ingredients_that_occur_in_recipes(model: PairingModel) -> None:
+    lonely = NAMES.index("lonely")
+    assert lonely not in model.active and model.position[lonely] == -1
+    assert len(model.active) == len(NAMES) - 1 and model.ease.shape == (len(NAMES) - 1,) * 2
+    # Asking with an ingredient no recipe has still scores the rest, as if it were absent.
+    with_lonely = model.scores([NAMES.index("b0"), lonely], mode="recipe")
+    without = model.scores([NAMES.index("b0")], mode="recipe")
+    assert np.isneginf(with_lonely[lonely])
+    others = [i for i in range(len(NAMES)) if i != lonely]
+    np.testing.assert_allclose(with_lonely[others], without[others], rtol=1e-6)
+
+
 def test_compatibility_separates_groups(model: PairingModel) -> None:
     a, b = NAMES.index("a0"), NAMES.index("a1")
     c = NAMES.index("c0")
@@ -90,6 +102,7 @@ def test_save_and_load_give_the_same_scores(model: PairingModel, tmp_path: Path)
             loaded.scores(present, mode=mode), model.scores(present, mode=mode), rtol=1e-5
         )
     assert loaded.default_mode == model.default_mode
+    np.testing.assert_array_equal(loaded.active, model.active)
     assert loaded.report == json.loads(json.dumps(model.report))
 
 
@@ -102,10 +115,14 @@ def test_a_tiny_tenant_trains_and_fitting_is_deterministic() -> None:
     assert np.isfinite(first.scores(present)[NAMES.index("a1")])
 
 
-def test_kernels_sharing_one_overlap_product_match_separate_passes(model: PairingModel) -> None:
-    queries = recipe_matrix([np.array([0, 1]), np.array([5, 6, 7])], len(NAMES))
+def test_votes_of_both_kernels_in_one_pass_match_the_sparse_kernel(model: PairingModel) -> None:
+    # The neighbour index is over the ingredients that occur in recipes.
+    sets = [model.position[np.array([0, 1])], model.position[np.array([5, 6, 7])]]
+    assert all((s >= 0).all() for s in sets)
+    queries = recipe_matrix(sets, len(model.active))
     codes = np.array([-1, 1], dtype=np.int64)
     sharp, soft = model.neighbours.votes_sets(queries, codes, [model.neighbours.config, SOFT_KERNEL])
-    np.testing.assert_allclose(sharp, model.neighbours.votes(queries, codes))
-    np.testing.assert_allclose(soft, model.neighbours.votes(queries, codes, SOFT_KERNEL))
+    # One pass per query over the inverted index; ``votes`` goes through sparse products (float32).
+    np.testing.assert_allclose(sharp, model.neighbours.votes(queries, codes), rtol=1e-4)
+    np.testing.assert_allclose(soft, model.neighbours.votes(queries, codes, SOFT_KERNEL), rtol=1e-4)
     assert (soft > 0).sum() >= (sharp > 0).sum()

@@ -47,6 +47,7 @@ class PairingModel:
         ingredients: list[str],
         categories: list[str],
         cuisines: list[str],
+        active: NDArray[np.int64],
         neighbours: RecipeNeighbours,
         ease: NDArray[np.float32],
         net: CompletionEnsemble | None,
@@ -64,6 +65,9 @@ class PairingModel:
         self.ingredients = ingredients
         self.categories = categories
         self.cuisines = cuisines
+        self.active = np.asarray(active, dtype=np.int64)
+        self.position = np.full(len(ingredients), -1, dtype=np.int64)
+        self.position[self.active] = np.arange(len(self.active))
         self.neighbours = neighbours
         self.ease = ease
         self.net = net
@@ -98,7 +102,9 @@ class PairingModel:
             ease_temperature=self.config.ease_temperature,
             net=self.net,
             flavor=self.flavor,
-            popularity=self.popularity.astype(np.float64),
+            popularity=self.popularity[self.active].astype(np.float64),
+            active=self.active,
+            position=self.position,
         )
 
     # ----------------------------------------------------------------------------------- fitting
@@ -130,20 +136,28 @@ class PairingModel:
         shared = shared_compound_counts(data.compounds) if m else np.zeros((0, 0), np.int32)
         flavor = flavor_similarity(shared)
         compat = shrunk_pmi(cooccurrence, len(data.recipes), config.pmi_pseudo_count)
+        # The recipe parts only know ingredients that occur in recipes: a tenant's vocabulary may be
+        # mostly ingredients known for their compounds alone (the demo: 381 of 1,530), and every
+        # query would otherwise read their rows of EASE and the network's output layer.
+        active = np.flatnonzero(np.diag(cooccurrence) > 0).astype(np.int64)
+        position = np.full(m, -1, dtype=np.int64)
+        position[active] = np.arange(len(active))
+        m_recipe = len(active)
 
         validate = validation_fraction > 0 and len(data.recipes) >= config.min_validation_recipes
         split = hold_out(data.recipes, validation_fraction, seed) if validate else None
-        train_recipes = split.recipes if split is not None else list(data.recipes)
+        train_recipes = [position[r] for r in (split.recipes if split is not None else data.recipes)]
         usable = sum(len(r) >= 2 for r in train_recipes)
         net: CompletionEnsemble | None = None
         if usable >= config.min_completion_recipes:
             say(f"training completion network on {usable} recipes")
             net = train_completion(
-                train_recipes, codes, m, len(cuisines), config.completion, seed=seed, progress=progress
+                train_recipes, codes, m_recipe, len(cuisines), config.completion, seed=seed, progress=progress
             )
         report: dict[str, Any] = {
             "recipes": len(data.recipes),
             "ingredients": m,
+            "recipe_ingredients": m_recipe,
             "validation_queries": 0 if split is None else len(split.rows),
             "completion_network": net is not None,
             "config": config.to_json(),
@@ -152,13 +166,14 @@ class PairingModel:
         combiner_weights: dict[str, float] | None = None
         flavor_weight = 0.0
         default_mode: Mode = "recipe"
-        train_matrix = recipe_matrix(train_recipes, m)
+        train_matrix = recipe_matrix(train_recipes, m_recipe)
         neighbours = RecipeNeighbours.fit(train_matrix, codes, config.neighbours)
         ease = ease_weights(train_matrix, config.ease_l2)
         probe = cls(
             ingredients=list(data.ingredients),
             categories=list(data.categories),
             cuisines=cuisines,
+            active=active,
             neighbours=neighbours,
             ease=ease,
             net=net,
@@ -180,8 +195,9 @@ class PairingModel:
             )
         if split is not None:
             # The index and EASE are cheap to rebuild, and should know every ingredient of every recipe.
-            neighbours = RecipeNeighbours.fit(full, codes, config.neighbours)
-            ease = ease_weights(full, config.ease_l2)
+            every = recipe_matrix([position[r] for r in data.recipes], m_recipe)
+            neighbours = RecipeNeighbours.fit(every, codes, config.neighbours)
+            ease = ease_weights(every, config.ease_l2)
         report["weights"] = weights
         report["combiner"] = combiner_weights
         report["flavor_weight"] = flavor_weight
@@ -306,6 +322,7 @@ class PairingModel:
             index_indptr=index.indptr.astype(np.int64),
             index_indices=index.indices.astype(np.int64),
             index_cuisines=self.neighbours.cuisine_codes,
+            active=self.active,
             idf=self.neighbours.idf,
             ease=self.ease,
             flavor=self.flavor,
@@ -336,21 +353,23 @@ class PairingModel:
         m = len(meta["ingredients"])
         with np.load(folder / "arrays.npz", allow_pickle=False) as arrays:
             a = {key: arrays[key] for key in arrays.files}
+        active = a.get("active", np.arange(m, dtype=np.int64))
         indices = a["index_indices"]
         matrix = sp.csr_matrix(
             (np.ones(len(indices), np.float32), indices, a["index_indptr"]),
-            shape=(len(a["index_indptr"]) - 1, m),
+            shape=(len(a["index_indptr"]) - 1, len(active)),
         )
         neighbours = RecipeNeighbours(matrix, a["index_cuisines"], a["idf"], config.neighbours)
         net: CompletionEnsemble | None = None
         if (folder / "completion.pt").exists():
-            net = build_ensemble(m, len(meta["cuisines"]), config.completion)
+            net = build_ensemble(len(active), len(meta["cuisines"]), config.completion)
             net.load_state_dict(torch.load(folder / "completion.pt", weights_only=True))
             net.eval()
         return cls(
             ingredients=list(meta["ingredients"]),
             categories=list(meta["categories"]),
             cuisines=list(meta["cuisines"]),
+            active=active,
             neighbours=neighbours,
             ease=a["ease"],
             net=net,

@@ -30,6 +30,21 @@ class Components:
     net: CompletionEnsemble | None
     flavor: NDArray[np.float32]
     popularity: NDArray[np.float64]
+    """Recipe count of each ingredient of the recipe vocabulary (``active``)."""
+    active: NDArray[np.int64]
+    """The ingredients that occur in some recipe. The recipe parts (neighbours, EASE, network,
+    popularity) are indexed over these alone; the flavor part covers the whole vocabulary."""
+    position: NDArray[np.int64]
+    """Index of each ingredient in ``active``, -1 for one that occurs in no recipe."""
+
+
+def to_active(sets: Sequence[NDArray[np.int64]], position: NDArray[np.int64]) -> list[NDArray[np.int64]]:
+    """Ingredient sets re-indexed over the recipe vocabulary, dropping ingredients outside it."""
+    out = []
+    for s in sets:
+        mapped = position[np.asarray(s, dtype=np.int64)]
+        out.append(mapped[mapped >= 0])
+    return out
 
 
 def normalise(scores: NDArray[np.float64], present: NDArray[np.bool_]) -> NDArray[np.float64]:
@@ -72,9 +87,42 @@ def component_distributions(
     limits the work to some components (default: all).
     """
     want = set(ALL_COMPONENTS if needed is None else needed)
-    m = len(parts.popularity)
+    m = len(parts.position)
     queries = recipe_matrix(sets, m)
     present = np.asarray(queries.toarray() > 0)
+    recipe_parts = _recipe_distributions(
+        parts,
+        to_active(sets, parts.position),
+        present[:, parts.active],
+        cuisine_codes,
+        to_active(extra_recipes, parts.position),
+        extra_weight,
+        want,
+    )
+    out: dict[str, NDArray[np.float64]] = {}
+    for name, compact in recipe_parts.items():
+        # Ingredients outside the recipe vocabulary get no probability from the recipe parts.
+        full = np.zeros(present.shape, dtype=np.float64)
+        full[:, parts.active] = compact
+        out[name] = full
+    if want & {"flavor", "flavor_dist"}:
+        raw = flavor_scores(parts.flavor, queries)
+        out["flavor"] = raw
+        out["flavor_dist"] = normalise(raw, present)
+    return out, present
+
+
+def _recipe_distributions(
+    parts: Components,
+    sets: Sequence[NDArray[np.int64]],
+    present: NDArray[np.bool_],
+    cuisine_codes: NDArray[np.int64],
+    extra_recipes: Sequence[NDArray[np.int64]],
+    extra_weight: float,
+    want: set[str],
+) -> dict[str, NDArray[np.float64]]:
+    """The recipe parts over the recipe vocabulary (``sets`` and ``present`` are indexed so)."""
+    queries = recipe_matrix(sets, len(parts.active))
     out: dict[str, NDArray[np.float64]] = {}
     if want & {"ease", "knn", "knn_soft"}:
         # Sparse times dense reads only the rows of the present ingredients: no m x m copy per query.
@@ -95,8 +143,4 @@ def component_distributions(
         out["mlp"] = completion_probabilities(parts.net, sets, cuisine_codes)
     if "popularity" in want:
         out["popularity"] = normalise(np.broadcast_to(parts.popularity, present.shape), present)
-    if want & {"flavor", "flavor_dist"}:
-        raw = flavor_scores(parts.flavor, queries)
-        out["flavor"] = raw
-        out["flavor_dist"] = normalise(raw, present)
-    return out, present
+    return out
