@@ -1,0 +1,229 @@
+"""A user's preference latent: weights over the population's prototypes, fitted by Laplace's method.
+
+Under the ideal-point model a user with ideal point ``a`` gets utility ``-||a - f(x)||^2`` from an
+option with projected embedding ``f(x)``, and prefers ``x`` to ``y`` with probability
+``sigmoid(u(x) - u(y))``. With ``a = U^T w`` (``U`` the prototypes) the difference is
+``w . z + c`` where ``z = 2 U (f(x) - f(y))`` and ``c = ||f(y)||^2 - ||f(x)||^2``: a logistic
+regression in the K prototype weights. A Gaussian prior learnt from the population makes the fit a
+few Newton steps on a K x K system, and its Hessian gives the posterior covariance.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+NEWTON_STEPS = 25
+TOLERANCE = 1e-7
+QUADRATURE_NODES = 24
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """Comparisons in the latent's coordinates: ``P(first preferred) = sigmoid(z @ w + c)``."""
+
+    z: NDArray[np.float64]
+    """``n x K`` features."""
+    c: NDArray[np.float64]
+    """``n`` offsets."""
+    target: NDArray[np.float64]
+    """``n`` labels: 1 for a clear preference, 0.5 for a tie."""
+    weight: NDArray[np.float64]
+    """``n`` observation weights (the stated strength)."""
+
+    @property
+    def n(self) -> int:
+        return len(self.c)
+
+
+@dataclass(frozen=True)
+class Latent:
+    """Posterior over a user's prototype weights (Gaussian), with how many comparisons it rests on."""
+
+    mean: NDArray[np.float64]
+    covariance: NDArray[np.float64]
+    n_comparisons: int
+    responsibilities: tuple[float, ...] = ()
+    """Posterior probability of each component of a mixture prior (empty for a single Gaussian)."""
+    modes: tuple[tuple[float, ...], ...] = ()
+    """The posterior mode under each component (with ``responsibilities``)."""
+
+    def preference(self, evidence: Evidence) -> NDArray[np.float64]:
+        """Probability that the first option of each comparison is preferred.
+
+        Under a mixture the components vote with their posterior probabilities; a single Gaussian
+        uses its mean.
+        """
+        if not self.modes:
+            return _sigmoid(evidence.z @ self.mean + evidence.c)
+        modes = np.asarray(self.modes, dtype=np.float64)
+        weights = np.asarray(self.responsibilities, dtype=np.float64)
+        result: NDArray[np.float64] = _sigmoid(evidence.z @ modes.T + evidence.c[:, None]) @ weights
+        return result
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "mean": [float(v) for v in self.mean],
+            "covariance": [[float(v) for v in row] for row in self.covariance],
+            "n_comparisons": self.n_comparisons,
+            "responsibilities": [float(r) for r in self.responsibilities],
+            "modes": [[float(v) for v in mode] for mode in self.modes],
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Latent:
+        return cls(
+            mean=np.asarray(data["mean"], dtype=np.float64),
+            covariance=np.asarray(data["covariance"], dtype=np.float64),
+            n_comparisons=int(data["n_comparisons"]),
+            responsibilities=tuple(float(r) for r in data.get("responsibilities", ())),
+            modes=tuple(tuple(float(v) for v in mode) for mode in data.get("modes", ())),
+        )
+
+    @property
+    def std(self) -> NDArray[np.float64]:
+        """Posterior standard deviation of each weight."""
+        result: NDArray[np.float64] = np.sqrt(np.clip(np.diag(self.covariance), 0.0, None))
+        return result
+
+
+def _inverse(matrix: NDArray[np.float64]) -> NDArray[np.float64]:
+    result: NDArray[np.float64] = np.asarray(np.linalg.inv(matrix), dtype=np.float64)
+    return result
+
+
+def _sigmoid(x: NDArray[np.float64]) -> NDArray[np.float64]:
+    out: NDArray[np.float64] = 0.5 * (1.0 + np.tanh(0.5 * x))
+    return out
+
+
+@dataclass(frozen=True)
+class Component:
+    """One Gaussian of the population prior over prototype weights."""
+
+    mean: NDArray[np.float64]
+    precision: NDArray[np.float64]
+    log_weight: float
+
+
+def _mode(
+    evidence: Evidence, prior: Component, start: NDArray[np.float64] | None
+) -> tuple[NDArray[np.float64], NDArray[np.float64], float]:
+    """Posterior mode under one Gaussian (damped Newton), its Hessian and the objective there."""
+    z, c, y, s = evidence.z, evidence.c, evidence.target, evidence.weight
+    mu, precision = prior.mean, prior.precision
+
+    def objective(v: NDArray[np.float64]) -> float:
+        t = z @ v + c
+        # Weighted logistic loss in a stable form: log(1 + e^t) - y t.
+        loss = float(s @ (np.logaddexp(0.0, t) - y * t))
+        d = v - mu
+        return loss + 0.5 * float(d @ precision @ d)
+
+    w = np.array(mu if start is None else start, dtype=np.float64)
+    current = objective(w)
+    for _ in range(NEWTON_STEPS):
+        p = _sigmoid(z @ w + c)
+        gradient = z.T @ (s * (p - y)) + precision @ (w - mu)
+        hessian = (z * (s * p * (1.0 - p))[:, None]).T @ z + precision
+        step = np.linalg.solve(hessian, gradient)
+        # Newton's step overshoots on nearly separable comparisons; halve it until the loss falls.
+        size = 1.0
+        while size > 1e-4:
+            candidate = objective(w - size * step)
+            if candidate <= current:
+                break
+            size *= 0.5
+        w = w - size * step
+        current = objective(w)
+        if float(np.max(np.abs(size * step))) < TOLERANCE:
+            break
+    p = _sigmoid(z @ w + c)
+    hessian = (z * (s * p * (1.0 - p))[:, None]).T @ z + precision
+    return w, hessian, current
+
+
+def fit_latent(
+    evidence: Evidence,
+    prior_mean: NDArray[np.float64],
+    prior_precision: NDArray[np.float64],
+    start: NDArray[np.float64] | None = None,
+) -> Latent:
+    """The posterior mode of the weights under one Gaussian prior, and the Laplace covariance.
+
+    With no evidence this is the prior itself. ``start`` (e.g. the previous mode) saves steps.
+    """
+    if evidence.n == 0:
+        return Latent(np.array(prior_mean, dtype=np.float64), _inverse(prior_precision), 0)
+    w, hessian, _ = _mode(evidence, Component(prior_mean, prior_precision, 0.0), start)
+    return Latent(w, _inverse(hessian), evidence.n)
+
+
+def fit_mixture(evidence: Evidence, components: Sequence[Component]) -> Latent:
+    """The posterior under a mixture-of-Gaussians prior, moment-matched to one Gaussian.
+
+    Each component gets its own Laplace fit; its posterior probability is its prior weight times
+    its Laplace evidence ``exp(-objective) * sqrt(|precision| / |Hessian|)``. Users of a
+    population that falls into groups are told apart from a few comparisons this way, where a
+    single Gaussian prior would average the groups.
+    """
+    if len(components) == 1:
+        only = components[0]
+        latent = fit_latent(evidence, only.mean, only.precision)
+        return Latent(latent.mean, latent.covariance, latent.n_comparisons, (1.0,))
+    modes, covariances, scores = [], [], []
+    for comp in components:
+        if evidence.n == 0:
+            w, hessian, value = comp.mean, comp.precision, 0.0
+        else:
+            w, hessian, value = _mode(evidence, comp, None)
+        _, log_det_prior = np.linalg.slogdet(comp.precision)
+        _, log_det_post = np.linalg.slogdet(hessian)
+        modes.append(w)
+        covariances.append(_inverse(hessian))
+        scores.append(comp.log_weight - value + 0.5 * (log_det_prior - log_det_post))
+    log_r = np.array(scores) - max(scores)
+    r = np.exp(log_r) / np.exp(log_r).sum()
+    means = np.array(modes)
+    mean = r @ means
+    centred = means - mean
+    covariance = np.einsum("j,jkl->kl", r, np.array(covariances)) + (centred * r[:, None]).T @ centred
+    return Latent(
+        mean,
+        covariance,
+        evidence.n,
+        tuple(float(v) for v in r),
+        tuple(tuple(float(v) for v in mode) for mode in means),
+    )
+
+
+def probit_probability(mean: NDArray[np.float64], variance: NDArray[np.float64]) -> NDArray[np.float64]:
+    """``E[sigmoid(t)]`` for ``t ~ N(mean, variance)`` (MacKay's probit approximation)."""
+    return _sigmoid(mean / np.sqrt(1.0 + np.pi * variance / 8.0))
+
+
+def _entropy(p: NDArray[np.float64]) -> NDArray[np.float64]:
+    p = np.clip(p, 1e-12, 1.0 - 1e-12)
+    out: NDArray[np.float64] = -(p * np.log2(p) + (1.0 - p) * np.log2(1.0 - p))
+    return out
+
+
+def information_gain(mean: NDArray[np.float64], variance: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Expected information (bits) the answer to each comparison gives about the weights (BALD).
+
+    ``mean`` and ``variance`` are those of the comparison's logit under the posterior: the gain is
+    the entropy of the predicted answer minus the expected entropy of the answer given the
+    weights, the latter by Gauss-Hermite quadrature over the logit.
+    """
+    nodes, node_weights = np.polynomial.hermite_e.hermegauss(QUADRATURE_NODES)
+    node_weights = node_weights / node_weights.sum()
+    logits = mean[:, None] + np.sqrt(np.clip(variance, 0.0, None))[:, None] * nodes[None, :]
+    probabilities = _sigmoid(logits)
+    marginal = _entropy(probabilities @ node_weights)
+    expected = _entropy(probabilities) @ node_weights
+    result: NDArray[np.float64] = np.clip(marginal - expected, 0.0, None)
+    return result
