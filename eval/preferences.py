@@ -60,7 +60,7 @@ class Statements:
 
 def read_statements(folder: Path, dims: list[str] | None) -> Statements:
     files = sorted(folder.glob("*.jsonl"))
-    names = [f.stem for f in files] if not dims else dims
+    names = dims if dims else [f.stem for f in files]
     text: list[str] = []
     dim: list[int] = []
     matches: list[int] = []
@@ -249,9 +249,8 @@ def main() -> None:
     means = {k: float(np.mean(v)) for k, v in acc.items()}
     reach = next((i for i, a in enumerate(active_curve) if a >= means[8]), None)
     print(f"dimensions: {', '.join(s.names)}; {len(types)} types; seed {args.seed}")
-    print(
-        f"population model: K={model.k}, prior x{model.report['prior_scale']}, trained in {train_seconds:.1f} s"
-    )
+    scale = model.report["prior_scale"]
+    print(f"population model: K={model.k}, prior x{scale}, trained in {train_seconds:.1f} s")
     print("| comparisons | unseen-user accuracy |")
     print("|---|---|")
     for k in SHOTS:

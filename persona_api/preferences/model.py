@@ -27,6 +27,7 @@ from persona_api.preferences.latent import (
     fit_latent,
     fit_mixture,
     information_gain,
+    mixture_information_gain,
     probit_probability,
 )
 
@@ -231,7 +232,15 @@ class PreferenceModel:
         g, h = self._linear(embeddings, keys)
         first, second = np.triu_indices(len(h), k=1)
         dz = g[first] - g[second]
-        mean = dz @ latent.mean + h[first] - h[second]
+        offset = h[first] - h[second]
+        if latent.modes and len(latent.modes) > 1:
+            # Under a mixture posterior the question is mostly which group the user is in: the
+            # information the answer carries about the component, each at its posterior mode.
+            logits = dz @ np.asarray(latent.modes, dtype=np.float64).T + offset[:, None]
+            gains, answers = mixture_information_gain(logits, np.asarray(latent.responsibilities))
+            best = int(np.argmax(gains))
+            return Query(int(first[best]), int(second[best]), float(gains[best]), float(answers[best]))
+        mean = dz @ latent.mean + offset
         variance = np.clip(np.einsum("ik,kl,il->i", dz, latent.covariance, dz), 0.0, None)
         gains = information_gain(mean, variance)
         best = int(np.argmax(gains))

@@ -11,7 +11,7 @@ best wins. The winner is refitted on every user.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
@@ -22,7 +22,6 @@ from torch import nn
 
 from persona_api.preferences.latent import Component, Evidence
 from persona_api.preferences.model import PreferenceModel, Projection
-
 
 MIN_GROUP = 3
 """Fewest training users a prototype needs to become a component of the prior."""
@@ -63,13 +62,13 @@ class Comparisons:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    ks: tuple[int, ...] = (4, 8, 12, 16)
+    ks: tuple[int, ...] = (4, 8, 16)
     dim: int = 32
-    hidden: int = 0
+    hidden: int = 256
     epochs: int = 400
     learning_rate: float = 0.05
-    l2: float = 1e-3
-    residuals: bool = True
+    l2: float = 1e-4
+    residuals: bool = False
     """Learn a residual position per option seen in training (see the module docstring)."""
     residual_l2: float = 3.0
     users: str = "classes"
@@ -281,7 +280,7 @@ def train_population(
     started = time.perf_counter()
     users = np.unique(data.user)
     rng = np.random.default_rng(config.seed)
-    n_val = int(round(config.validation_share * len(users)))
+    n_val = round(config.validation_share * len(users))
     trials: list[dict[str, Any]] = []
     k_best, scale_best = config.ks[len(config.ks) // 2], 1.0
     if n_val >= config.min_validation_users and len(config.ks) > 1:
@@ -296,9 +295,7 @@ def train_population(
                 model = _to_model(net, train, version, scale, {}, config)
                 accuracy = few_shot_accuracy(model, valid, config.shots, config.seed)
                 trials.append({"k": k, "prior_scale": scale, f"accuracy@{config.shots}": round(accuracy, 4)})
-                say(
-                    f"K={k} prior x{scale}: held-out users' accuracy {accuracy:.3f} from {config.shots} comparisons"
-                )
+                say(f"K={k} prior x{scale}: held-out users' accuracy {accuracy:.3f} after {config.shots}")
                 if accuracy > best + 1e-9:
                     best, k_best, scale_best = accuracy, k, scale
     everyone = _renumbered(data, np.arange(len(data.user)))
@@ -307,9 +304,9 @@ def train_population(
         "kind": "ideal_point_mixture",
         "k": k_best,
         "prior_scale": scale_best,
-        "users": int(len(users)),
-        "comparisons": int(len(data.user)),
-        "options": int(len(data.options)),
+        "users": len(users),
+        "comparisons": len(data.user),
+        "options": len(data.options),
         "validation": trials,
         "config": {key: list(v) if isinstance(v, tuple) else v for key, v in asdict(config).items()},
         "train_seconds": 0.0,
