@@ -276,15 +276,3 @@ def information_gain(mean: NDArray[np.float64], variance: NDArray[np.float64]) -
     result: NDArray[np.float64] = np.clip(marginal - expected, 0.0, None)
     return result
 
-
-def mixture_information_gain(
-    logits: NDArray[np.float64], responsibilities: NDArray[np.float64]
-) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """Mutual information (bits) between each comparison's answer and the mixture component, and
-    the predicted probability of "first preferred". ``logits`` is ``comparisons x components``."""
-    per_component = _sigmoid(logits)
-    answer = per_component @ responsibilities
-    gain: NDArray[np.float64] = np.clip(
-        _entropy(answer) - _entropy(per_component) @ responsibilities, 0.0, None
-    )
-    return gain, answer

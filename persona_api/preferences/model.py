@@ -27,7 +27,6 @@ from persona_api.preferences.latent import (
     fit_latent,
     fit_mixture,
     information_gain,
-    mixture_information_gain,
     probit_probability,
 )
 
@@ -233,13 +232,6 @@ class PreferenceModel:
         first, second = np.triu_indices(len(h), k=1)
         dz = g[first] - g[second]
         offset = h[first] - h[second]
-        if latent.modes and len(latent.modes) > 1:
-            # Under a mixture posterior the question is mostly which group the user is in: the
-            # information the answer carries about the component, each at its posterior mode.
-            logits = dz @ np.asarray(latent.modes, dtype=np.float64).T + offset[:, None]
-            gains, answers = mixture_information_gain(logits, np.asarray(latent.responsibilities))
-            best = int(np.argmax(gains))
-            return Query(int(first[best]), int(second[best]), float(gains[best]), float(answers[best]))
         mean = dz @ latent.mean + offset
         variance = np.clip(np.einsum("ik,kl,il->i", dz, latent.covariance, dz), 0.0, None)
         gains = information_gain(mean, variance)
