@@ -6,7 +6,8 @@ line, bounded per batch; a batch is written completely or not at all.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from dataclasses import replace
+from typing import Annotated, Any, Literal
 
 from litestar import Controller, Request, delete, get, post
 from litestar.di import NamedDependency, Provide
@@ -34,6 +35,9 @@ from persona_api.http.recs_schemas import (
     UserCodeOut,
     decode_batch,
 )
+from persona_api.preferences.rerank import pool_size
+from persona_api.preferences.rerank import rerank as rerank_by_preferences
+from persona_api.preferences.service import Preferences
 from persona_api.recsys.catalog import Catalog, ItemIn
 from persona_api.recsys.events import Events, IngestResult, InteractionIn, ReviewIn
 from persona_api.recsys.service import Query, Recommender, Result
@@ -48,6 +52,10 @@ Filters = Annotated[
     ),
 ]
 Exclude = Annotated[list[str] | None, QueryParameter(description="Repeatable item id never to return.")]
+Rerank = Annotated[
+    Literal["preferences"] | None,
+    QueryParameter(description="`preferences`: re-order by the user's preference latent and objective."),
+]
 
 
 class RecsApi:
@@ -60,6 +68,7 @@ class RecsApi:
         self.catalog = Catalog(session, tenant_id, runtime.embedder)
         self.events = Events(session, tenant_id, runtime.embedder)
         self.recommender = Recommender(runtime, session, tenant_id)
+        self.preferences = Preferences(request.app.state.preferences, session, tenant_id)
 
 
 async def provide_recs_api(
@@ -249,11 +258,20 @@ class RecommendationController(Controller):
         ] = True,
         exclude: Exclude = None,
         filter: Filters = None,
+        rerank: Rerank = None,
     ) -> Recommendations:
+        """With ``rerank=preferences`` the recommender proposes 3k items (at most 300) and each gets
+        ``0.5 * position + 0.5 * liking``: its place in the recommender's order scaled 1..0 and the
+        user's preference-latent utility of its catalog embedding (plus the objective direction's
+        utility, when set) scaled 1..0; the best k are returned with that score."""
         query = Query(
             k=k, exclude_seen=exclude_seen, exclude=tuple(exclude or ()), where=parse_filters(filter)
         )
-        return recommendations(await recs.recommender.for_user(user_id, query), user=user_id)
+        if rerank is None:
+            return recommendations(await recs.recommender.for_user(user_id, query), user=user_id)
+        result = await recs.recommender.for_user(user_id, replace(query, k=pool_size(k)))
+        user = await recs.users.get(user_id)
+        return recommendations(await rerank_by_preferences(recs.preferences, user, result, k), user=user_id)
 
     @post(
         "/recommendations/next",

@@ -275,4 +275,3 @@ def information_gain(mean: NDArray[np.float64], variance: NDArray[np.float64]) -
     expected = _entropy(probabilities) @ node_weights
     result: NDArray[np.float64] = np.clip(marginal - expected, 0.0, None)
     return result
-
