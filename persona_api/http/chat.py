@@ -1,0 +1,124 @@
+"""``POST /v1/users/{user_id}/chat``: personalized chat through the configured LLM.
+
+Errors are problem+json: no LLM configured 503, upstream 4xx/5xx 502 (with ``upstream_status``),
+upstream timeout 504. With ``stream: true`` the reply is ``text/event-stream``: first an
+``event: persona.context`` with the session and the memories used, then OpenAI-style
+``chat.completion.chunk`` events as the LLM sends them, then ``data: [DONE]``. Failures before the
+first chunk are still problem+json; a failure mid-stream ends it with ``event: error``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from dataclasses import asdict
+from typing import Any
+
+from litestar import Controller, Request, Response, post
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromPath, JSONBody
+from litestar.response import Stream
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from persona_api.errors import PersonaError
+from persona_api.http.chat_schemas import AssistantMessage, ChatIn, ChatOut, MemoryUsed, UsageOut
+from persona_api.http.system_message import provide_system_messages
+from persona_api.llm.chat import ChatRequest, ChatService, Prepared
+from persona_api.llm.protocol import Chunk
+from persona_api.memory.context import MemoryContext
+from persona_api.memory.conversations import Conversations
+
+
+async def provide_chat(
+    request: Request[Any, Any, Any],
+    db_session: NamedDependency[AsyncSession],
+    auth_tenant: NamedDependency[str],
+) -> ChatService:
+    system = await provide_system_messages(request, db_session, auth_tenant)
+    ctx = MemoryContext(runtime=request.app.state.memory, session=db_session, tenant_id=auth_tenant)
+    return ChatService(request.app.state.get("llm"), system, Conversations(ctx))
+
+
+def _event(payload: dict[str, Any], event: str | None = None) -> bytes:
+    head = f"event: {event}\n" if event else ""
+    return f"{head}data: {json.dumps(payload, ensure_ascii=False)}\n\n".encode()
+
+
+def _chunk_event(chunk: Chunk, model: str) -> bytes:
+    payload: dict[str, Any] = {"object": "chat.completion.chunk", "model": chunk.model or model}
+    payload["choices"] = (
+        [{"index": 0, "delta": {"content": chunk.content}, "finish_reason": chunk.finish_reason}]
+        if chunk.content or chunk.finish_reason
+        else []
+    )
+    if chunk.usage is not None:
+        payload["usage"] = asdict(chunk.usage)
+    return _event(payload)
+
+
+def _used(prepared: Prepared) -> list[MemoryUsed]:
+    return [MemoryUsed(id=m.id, tag=m.tag) for m in prepared.memories_used]
+
+
+class ChatController(Controller):
+    path = "/v1/users/{user_id:str}"
+    tags = ["chat"]
+    dependencies = {"chat": Provide(provide_chat)}
+
+    @post("/chat", operation_id="chat", summary="Chat with the configured LLM, personalized", status_code=200)
+    async def chat(
+        self, user_id: FromPath[str], data: JSONBody[ChatIn], chat: NamedDependency[ChatService]
+    ) -> Response[Any]:
+        options = {
+            k: v
+            for k, v in (
+                ("temperature", data.temperature),
+                ("top_p", data.top_p),
+                ("max_tokens", data.max_tokens),
+            )
+            if v is not None
+        }
+        prepared = await chat.prepare(
+            ChatRequest(
+                user_id=user_id,
+                messages=[{"role": m.role, "content": m.content} for m in data.messages],
+                session=data.session,
+                partner=data.partner,
+                options=options,
+                budget_tokens=data.budget_tokens,
+                memories_k=data.memories_k,
+            )
+        )
+        if not data.stream:
+            done = await chat.complete(prepared, options)
+            usage = UsageOut(**asdict(done.usage)) if done.usage else None
+            out = ChatOut(
+                message=AssistantMessage(role="assistant", content=done.content),
+                session=prepared.session.external_id,
+                memories_used=_used(prepared),
+                usage=usage,
+                model=done.model,
+                finish_reason=done.finish_reason,
+            )
+            return Response(content=out)
+        chunks = chat.stream(prepared, options)
+        first = await anext(chunks, None)  # upstream failures before the first chunk stay problem+json
+        model = chat.client().config.model
+        context = {
+            "session": prepared.session.external_id,
+            "memories_used": [{"id": m.id, "tag": m.tag} for m in prepared.memories_used],
+        }
+
+        async def events() -> AsyncIterator[bytes]:
+            yield _event(context, "persona.context")
+            if first is not None:
+                yield _chunk_event(first, model)
+            try:
+                async for chunk in chunks:
+                    yield _chunk_event(chunk, model)
+            except PersonaError as exc:
+                yield _event({"type": exc.code, "detail": exc.detail}, "error")
+                return
+            yield b"data: [DONE]\n\n"
+
+        return Stream(events(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})

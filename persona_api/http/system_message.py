@@ -1,0 +1,89 @@
+"""``POST /v1/users/{user_id}/system-message``: the rendered system message and its parts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, Request, post
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromPath, JSONBody
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from persona_api.http.values_schemas import PartOut, SystemMessageOut, SystemMessageRequest
+from persona_api.llm.render import Part
+from persona_api.llm.system import SystemMessage, SystemMessages
+from persona_api.llm.values import ValueProfiles
+from persona_api.memory.context import MemoryContext
+from persona_api.memory.conversations import Conversations
+from persona_api.memory.service import Memories
+from persona_api.preferences.service import Preferences
+from persona_api.preferences.summary import summarize
+from persona_api.store.tables import User
+from persona_api.store.users import UserService
+
+
+async def provide_system_messages(
+    request: Request[Any, Any, Any],
+    db_session: NamedDependency[AsyncSession],
+    auth_tenant: NamedDependency[str],
+) -> SystemMessages:
+    state = request.app.state
+    users = UserService(db_session, auth_tenant, state.user_data)
+    ctx = MemoryContext(runtime=state.memory, session=db_session, tenant_id=auth_tenant)
+    preferences = Preferences(state.preferences, db_session, auth_tenant)
+
+    async def preference_summary(user: User) -> list[str]:
+        return await summarize(preferences, user)
+
+    return SystemMessages(
+        ValueProfiles(db_session, auth_tenant, users),
+        Memories(ctx),
+        Conversations(ctx),
+        summarize=preference_summary,
+    )
+
+
+def system_message_out(built: SystemMessage, partner: str | None, budget: int) -> SystemMessageOut:
+    tags = {str(m.id): m.tag for m in built.memories}
+
+    def part(p: Part) -> PartOut:
+        return PartOut(
+            kind=p.kind, ref=p.ref, tokens=p.tokens, tag=tags.get(p.ref) if p.kind == "memory" else None
+        )
+
+    return SystemMessageOut(
+        message=built.rendered.text,
+        tokens=built.rendered.tokens,
+        budget_tokens=budget,
+        partner=partner,
+        values_version=built.values.version if built.values else None,
+        included=[part(p) for p in built.rendered.parts_included],
+        cut=[part(p) for p in built.rendered.parts_cut],
+    )
+
+
+class SystemMessageController(Controller):
+    path = "/v1/users/{user_id:str}"
+    tags = ["values"]
+    dependencies = {"system_messages": Provide(provide_system_messages)}
+
+    @post(
+        "/system-message",
+        operation_id="renderSystemMessage",
+        summary="Render the user's system message for a message (no LLM is called)",
+        status_code=200,
+    )
+    async def render(
+        self,
+        user_id: FromPath[str],
+        data: JSONBody[SystemMessageRequest],
+        system_messages: NamedDependency[SystemMessages],
+    ) -> SystemMessageOut:
+        built = await system_messages.build(
+            user_id,
+            query=data.query,
+            partner=data.partner,
+            budget_tokens=data.budget_tokens,
+            memories_k=data.memories_k,
+        )
+        return system_message_out(built, data.partner, data.budget_tokens)
