@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -12,6 +13,9 @@ from persona_api.memory.feed import MemoryIndexes
 from persona_api.memory.index import FusionWeights
 from persona_api.memory.writer import WritePolicy
 from persona_api.store.tables import User
+
+if TYPE_CHECKING:
+    from persona_api.memory.extraction import ExtractionQueue
 
 
 @dataclass(frozen=True)
@@ -36,6 +40,9 @@ class MemoryRuntime:
     extractor_name: str = "rules"
     policy: WritePolicy = field(default_factory=WritePolicy)
     search: SearchPolicy = field(default_factory=SearchPolicy)
+    queue: ExtractionQueue | None = None
+    """Set (when an LLM extracts): new turns are queued for the extraction worker instead of being
+    extracted inline by ``extractor``, which then serves as the worker's fallback."""
 
 
 @dataclass(frozen=True)

@@ -154,7 +154,11 @@ class Conversations:
 
     # --- turns ----------------------------------------------------------------------------
     async def add_turns(self, user: User, conv: ConversationSession, batch: Sequence[TurnIn]) -> IngestResult:
-        """Append turns, extract memories from them, and commit both together."""
+        """Append turns, extract memories from them, and commit both together.
+
+        With an extraction queue, the turns are queued in the same transaction instead and
+        ``memories`` is empty: the worker writes them shortly after.
+        """
         names = await self._speaker_names(user, conv)
         problems = [
             FieldProblem(f"turns[{i}].speaker", f"{t.speaker!r} is not a participant of this session")
@@ -205,7 +209,7 @@ class Conversations:
                 speaker_partner_id=partner_id,
                 text=item.text,
                 at=item.at or conv.started_at,
-                extracted_by=self.ctx.extractor_name,
+                extracted_by=None if self.ctx.runtime.queue else self.ctx.extractor_name,
             )
             accepted.append(turn)
             speaker = names.display(partner_id)
@@ -222,6 +226,14 @@ class Conversations:
             )
             previous.append((speaker, turn.text, turn.external_id))
         self.session.add_all(accepted)
+        skipped = [t.id for t in batch if t.id is not None and t.id in existing]
+        queue = self.ctx.runtime.queue
+        if queue is not None:  # an LLM extracts off the request path (persona_api.memory.extraction)
+            await self.session.flush()
+            queue.enqueue(self.session, tenant_id=self.ctx.tenant_id, user_id=user.id, turns=accepted)
+            await self.session.commit()
+            queue.notify()
+            return IngestResult(accepted=accepted, skipped=skipped, memories=[])
         candidates = self.ctx.extractor.extract(inputs)
         vectors = await asyncio.to_thread(self.ctx.embedder.encode, [c.text for c in candidates])
         items = [
@@ -246,7 +258,6 @@ class Conversations:
             policy=self.ctx.policy,
         )
         await self.session.commit()
-        skipped = [t.id for t in batch if t.id is not None and t.id in existing]
         return IngestResult(accepted=accepted, skipped=skipped, memories=results)
 
     async def _speaker_names(self, user: User, conv: ConversationSession) -> SpeakerNames:

@@ -144,3 +144,26 @@ class MemoryChange(Base):
     memory_id: Mapped[int] = mapped_column(BigIntId)
     op: Mapped[str] = mapped_column(String(8))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class MemoryExtraction(Base):
+    """A turn queued for off-path (LLM) extraction, and what became of it.
+
+    ``status`` is ``pending`` until memories were written: ``done`` (by the LLM) or ``fallback`` (the
+    LLM failed ``attempts`` times; the rules extracted instead, ``last_error`` says why). A worker
+    claims a pending row by pushing ``next_attempt_at`` past a lease, so a crashed claim is retried.
+    """
+
+    __tablename__ = "memory_extractions"
+    __table_args__ = (Index("ix_memory_extractions_status_due", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(BigIntId, ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    turn_id: Mapped[int] = mapped_column(BigIntId, ForeignKey("turns.id", ondelete="CASCADE"), unique=True)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(String(300), default=None)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -9,7 +9,14 @@ from sqlalchemy import delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from persona_api.memory.feed import DELETE, MemoryIndexes, lock_head, record_changes
-from persona_api.memory.tables import ConversationSession, Memory, MemoryLink, Partner, Turn
+from persona_api.memory.tables import (
+    ConversationSession,
+    Memory,
+    MemoryExtraction,
+    MemoryLink,
+    Partner,
+    Turn,
+)
 from persona_api.store.userdata import UserRef
 
 
@@ -98,6 +105,7 @@ class MemoryUserData:
         await lock_head(session, user.tenant_id)
         ids = list(await session.scalars(select(Memory.id).where(Memory.user_id == user.id)))
         await session.execute(delete(Memory).where(Memory.user_id == user.id))
+        await session.execute(delete(MemoryExtraction).where(MemoryExtraction.user_id == user.id))
         await session.execute(delete(Turn).where(Turn.user_id == user.id))
         await session.execute(delete(ConversationSession).where(ConversationSession.user_id == user.id))
         await session.execute(delete(Partner).where(Partner.user_id == user.id))

@@ -1,0 +1,330 @@
+"""Off-path memory extraction: the queue of ingested turns and the worker that drains it.
+
+With an LLM configured, ``Conversations.add_turns`` stores turns with ``extracted_by`` null and one
+``memory_extractions`` row each, in the ingest transaction, then wakes the worker. The worker (one
+task in the API's lifespan; any number of replicas may run one) claims due rows by pushing their
+``next_attempt_at`` past a lease, asks the LLM for the turn's memories, and writes them in one
+transaction that also marks the turn and the row. A failed attempt (upstream error, timeout, an
+answer that is not valid JSON of the schema) is recorded in ``last_error`` and retried with backoff;
+after ``max_attempts`` the deterministic rules extract the turn instead (status ``fallback``). A
+claim lost to a crash is retried once its lease expires. No turn is ever dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, cast
+
+from sqlalchemy import CursorResult, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from persona_api.errors import PersonaError
+from persona_api.memory.context import MemoryRuntime, owner_name
+from persona_api.memory.extract import Extractor, MemoryCandidate, TurnInput
+from persona_api.memory.feed import lock_head
+from persona_api.memory.llm_extract import ExtractionFailed, LLMExtractor
+from persona_api.memory.tables import ConversationSession, MemoryExtraction, Partner, Turn
+from persona_api.memory.writer import NewMemory, write_memories
+from persona_api.store.tables import User, utcnow
+
+log = logging.getLogger("persona_api.memory.extraction")
+
+PENDING, DONE, FALLBACK = "pending", "done", "fallback"
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExtractionPolicy:
+    max_attempts: int = 3
+    retry_base: float = 10.0
+    """Seconds before the second attempt; doubles per attempt up to ``retry_cap``."""
+    retry_cap: float = 600.0
+    lease: float = 300.0
+    """How long a claim is exclusive; longer than one LLM call with all its client-side retries."""
+    poll: float = 5.0
+    batch: int = 8
+
+    def backoff(self, attempt: int) -> float:
+        return min(self.retry_cap, self.retry_base * 2.0 ** max(0, attempt - 1))
+
+
+class ExtractionQueue:
+    """The producer side: rows added in the caller's transaction, and a wake-up for the worker."""
+
+    def __init__(self) -> None:
+        self._wake = asyncio.Event()
+
+    def enqueue(self, session: AsyncSession, *, tenant_id: str, user_id: int, turns: Sequence[Turn]) -> None:
+        """Queue ``turns`` (flushed, so they have ids) in ``session``'s transaction."""
+        now = utcnow()
+        session.add_all(
+            MemoryExtraction(
+                tenant_id=tenant_id,
+                user_id=user_id,
+                turn_id=t.id,
+                status=PENDING,
+                attempts=0,
+                next_attempt_at=now,
+                created_at=now,
+                updated_at=now,
+            )
+            for t in turns
+        )
+
+    def notify(self) -> None:
+        """Call after the commit: new rows are due now."""
+        self._wake.set()
+
+    async def wait(self, seconds: float) -> None:
+        """Until :meth:`notify` or ``seconds`` have passed, whichever comes first."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), seconds)
+        self._wake.clear()
+
+
+@dataclass(frozen=True)
+class _Loaded:
+    tenant_id: str
+    user_id: int
+    session_id: int
+    turn: TurnInput
+    participants: tuple[str, ...]
+    partner_ids: dict[str, int]
+
+
+class ExtractionWorker:
+    """Drains ``memory_extractions``; ``llm`` None means only the rules (turns left by an earlier run)."""
+
+    def __init__(
+        self,
+        *,
+        sessions: async_sessionmaker[AsyncSession],
+        runtime: MemoryRuntime,
+        queue: ExtractionQueue,
+        llm: LLMExtractor | None,
+        fallback: Extractor,
+        policy: ExtractionPolicy,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.sessions = sessions
+        self.runtime = runtime
+        self.queue = queue
+        self.llm = llm
+        self.fallback = fallback
+        self.policy = policy
+        self.clock = clock
+
+    async def run(self) -> None:
+        """Process due rows until cancelled (the API lifespan runs this as a task)."""
+        while True:
+            try:
+                handled = await self.drain_once()
+            except Exception:  # the database may be briefly unavailable; keep the worker alive
+                log.exception("memory_extraction.poll_failed")
+                handled = 0
+            if handled < self.policy.batch:
+                await self.queue.wait(self.policy.poll)
+
+    async def drain_leftovers(self) -> None:
+        """Extract the turns an earlier run (with an LLM) left queued; run once at start-up."""
+        try:
+            handled = await self.drain()
+        except Exception:
+            log.exception("memory_extraction.drain_failed")
+            return
+        if handled:
+            log.info("memory_extraction.drained", extra={"turns": handled})
+
+    async def drain(self, *, max_rounds: int = 1000) -> int:
+        """Process due rows until none is left (or ``max_rounds`` claims); returns how many."""
+        total = 0
+        for _ in range(max_rounds):
+            handled = await self.drain_once()
+            total += handled
+            if handled == 0:
+                break
+        return total
+
+    async def drain_once(self) -> int:
+        """Claim up to ``batch`` due rows and process them one by one; returns how many."""
+        claimed = await self._claim()
+        for job_id, attempt in claimed:
+            await self._process(job_id, attempt)
+        return len(claimed)
+
+    async def _claim(self) -> list[tuple[int, int]]:
+        now = self.clock()
+        # Without an LLM there is nothing to wait for: a retry delay or another replica's lease is
+        # skipped (the write re-checks the status under the tenant lock, so nothing is written twice).
+        where = [MemoryExtraction.status == PENDING]
+        if self.llm is not None:
+            where.append(MemoryExtraction.next_attempt_at <= now)
+        async with self.sessions() as s:
+            due = (
+                await s.execute(
+                    select(MemoryExtraction.id, MemoryExtraction.attempts)
+                    .where(*where)
+                    .order_by(MemoryExtraction.id)
+                    .limit(self.policy.batch)
+                )
+            ).all()
+            claimed: list[tuple[int, int]] = []
+            for job_id, attempts in due:
+                result = cast(
+                    CursorResult[Any],
+                    await s.execute(
+                        update(MemoryExtraction)
+                        .where(
+                            MemoryExtraction.id == job_id,
+                            MemoryExtraction.attempts == attempts,
+                            MemoryExtraction.status == PENDING,
+                        )
+                        .values(
+                            attempts=attempts + 1,
+                            next_attempt_at=now + timedelta(seconds=self.policy.lease),
+                            updated_at=now,
+                        )
+                        .execution_options(synchronize_session=False)
+                    ),
+                )
+                if result.rowcount == 1:  # another replica may have claimed it first
+                    claimed.append((job_id, attempts + 1))
+            await s.commit()
+        return claimed
+
+    async def _process(self, job_id: int, attempt: int) -> None:
+        async with self.sessions() as s:
+            loaded = await _load(s, job_id)
+        if loaded is None:
+            return  # the user or the turn was deleted meanwhile
+        candidates: list[MemoryCandidate] | None = None
+        error: str | None = None
+        if self.llm is not None and attempt <= self.policy.max_attempts:
+            try:
+                candidates = await self.llm.extract(loaded.turn, loaded.participants)
+            except ExtractionFailed as exc:
+                error = str(exc)
+            except PersonaError as exc:
+                error = f"{exc.code}: {exc.detail}"
+            if error is not None:
+                log.warning("memory_extraction.failed", extra={"job": job_id, "attempt": attempt})
+                if attempt < self.policy.max_attempts:
+                    await self._retry_later(job_id, attempt, error)
+                    return
+        status = DONE
+        if candidates is None:
+            candidates = self.fallback.extract([loaded.turn])
+            status = FALLBACK
+        try:
+            await self._write(job_id, loaded, candidates, status, error)
+        except Exception:
+            log.exception("memory_extraction.write_failed", extra={"job": job_id})
+            await self._retry_later(
+                job_id, attempt, "the memories could not be written", floor=self.policy.poll
+            )
+
+    async def _retry_later(self, job_id: int, attempt: int, error: str, *, floor: float = 0.0) -> None:
+        now = self.clock()
+        delay = max(floor, self.policy.backoff(attempt))
+        async with self.sessions() as s:
+            await s.execute(
+                update(MemoryExtraction)
+                .where(MemoryExtraction.id == job_id, MemoryExtraction.status == PENDING)
+                .values(
+                    last_error=error[:300], next_attempt_at=now + timedelta(seconds=delay), updated_at=now
+                )
+                .execution_options(synchronize_session=False)
+            )
+            await s.commit()
+
+    async def _write(
+        self, job_id: int, loaded: _Loaded, candidates: list[MemoryCandidate], status: str, error: str | None
+    ) -> None:
+        vectors = await asyncio.to_thread(self.runtime.embedder.encode, [c.text for c in candidates])
+        async with self.sessions() as s:
+            await lock_head(s, loaded.tenant_id)  # serialises with user deletion and other writers
+            job = await s.get(MemoryExtraction, job_id)
+            turn = await s.get(Turn, job.turn_id) if job is not None else None
+            if job is None or turn is None or job.status != PENDING:
+                return
+            items = [
+                NewMemory(
+                    text=c.text,
+                    subject_partner_id=loaded.partner_ids.get(c.subject),
+                    vector=vectors[i],
+                    observed_at=c.observed_at,
+                    origin="extracted",
+                    session_id=loaded.session_id,
+                    source_turn_ids=c.source_turn_ids,
+                    fact_key=c.fact_key,
+                )
+                for i, c in enumerate(candidates)
+            ]
+            await write_memories(
+                s,
+                tenant_id=loaded.tenant_id,
+                user_id=loaded.user_id,
+                items=items,
+                indexes=self.runtime.indexes,
+                policy=self.runtime.policy,
+            )
+            turn.extracted_by = "llm" if status == DONE else "rules"
+            job.status = status
+            if error:  # a success after failures keeps the last failure on record
+                job.last_error = error[:300]
+            job.updated_at = self.clock()
+            await s.commit()
+        log.info("memory_extraction.done", extra={"job": job_id, "status": status, "memories": len(items)})
+
+
+async def _load(s: AsyncSession, job_id: int) -> _Loaded | None:
+    """The turn of ``job_id`` as the extractors see it: speaker names and the two turns before it."""
+    job = await s.get(MemoryExtraction, job_id)
+    turn = await s.get(Turn, job.turn_id) if job is not None else None
+    if job is None or turn is None:
+        return None
+    conv = await s.get(ConversationSession, turn.session_id)
+    user = await s.get(User, job.user_id)
+    if conv is None or user is None:
+        return None
+    partners = (
+        (await s.scalars(select(Partner).where(Partner.id.in_(conv.partner_ids)))).all()
+        if conv.partner_ids
+        else []
+    )
+    names = {p.id: p.name for p in partners}
+    owner = owner_name(user)
+
+    def display(partner_id: int | None) -> str:
+        return owner if partner_id is None else names.get(partner_id, owner)
+
+    before = (
+        await s.scalars(
+            select(Turn)
+            .where(Turn.session_id == conv.id, Turn.position < turn.position)
+            .order_by(Turn.position.desc())
+            .limit(2)
+        )
+    ).all()[::-1]
+    participants = (owner, *names.values())
+    speaker = display(turn.speaker_partner_id)
+    return _Loaded(
+        tenant_id=job.tenant_id,
+        user_id=job.user_id,
+        session_id=conv.id,
+        turn=TurnInput(
+            turn_id=turn.external_id,
+            speaker=speaker,
+            text=turn.text,
+            at=turn.at,
+            addressees=tuple(n for n in participants if n != speaker),
+            previous=tuple((display(p.speaker_partner_id), p.text) for p in before),
+            previous_ids=tuple(p.external_id for p in before),
+        ),
+        participants=participants,
+        partner_ids={name: pid for pid, name in names.items()},
+    )
