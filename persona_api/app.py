@@ -25,12 +25,13 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from persona_api import __version__
 from persona_api.config import Settings, load_settings, parse_interaction_weights
 from persona_api.http.admin import AdminController
 from persona_api.http.auth import provide_tenant_id, rate_limit_identity
+from persona_api.http.chat import ChatController
 from persona_api.http.health import healthz, readyz
 from persona_api.http.memory import MemoryController
 from persona_api.http.pagination import provide_page
@@ -40,18 +41,29 @@ from persona_api.http.pairings import (
     PairingController,
     RecipeController,
 )
+from persona_api.http.preferences import ObjectiveController, PreferenceController
 from persona_api.http.problems import problem_handlers
 from persona_api.http.recs import ItemController, RecommendationController
 from persona_api.http.requestid import RequestIdMiddleware
+from persona_api.http.system_message import SystemMessageController
 from persona_api.http.users import UserController
+from persona_api.http.values import ValuesController
 from persona_api.jobs.catalog import all_loaders
+from persona_api.llm.client import LLMClient, config_from_settings
+from persona_api.llm.userdata import ValuesUserData
 from persona_api.memory.artifacts import STEP as MEMORY_STEP
 from persona_api.memory.artifacts import MemorySnapshots
 from persona_api.memory.context import MemoryRuntime
 from persona_api.memory.embed import BatchingEmbedder, Embedder, MiniLMEmbedder
 from persona_api.memory.extract import RuleExtractor
+from persona_api.memory.extraction import ExtractionPolicy, ExtractionQueue, ExtractionWorker
 from persona_api.memory.feed import MemoryIndexes, Snapshot
+from persona_api.memory.llm_extract import LLMExtractor
 from persona_api.memory.userdata import MemoryUserData
+from persona_api.preferences.bundle import STEP as PREFERENCES_STEP
+from persona_api.preferences.bundle import PreferenceModels
+from persona_api.preferences.service import PreferenceRuntime
+from persona_api.preferences.userdata import PreferenceUserData
 from persona_api.recsys.artifacts import ArtifactStore
 from persona_api.recsys.bundle import STEP as SEQREC_STEP
 from persona_api.recsys.bundle import RecModels
@@ -114,6 +126,7 @@ def create_app(
     user_data_handlers: tuple[UserDataHandler, ...] = (),
     artifact_loaders: ArtifactLoaders | None = None,
     embedder: Embedder | None = None,
+    llm: LLMClient | None = None,
 ) -> Litestar:
     """Build the ASGI app. ``settings`` default to the ``PERSONA_*`` environment.
 
@@ -133,10 +146,27 @@ def create_app(
         return component.lookup(tenant_id) if isinstance(component, MemorySnapshots) else None
 
     embedder = embedder or BatchingEmbedder(MiniLMEmbedder())
+    llm_config = config_from_settings(settings)
+    llm = llm or (LLMClient(llm_config) if llm_config else None)
+    # With an LLM, turns are queued and extracted off the request path (the rules are the fallback).
+    queue = ExtractionQueue() if llm is not None and settings.llm_extract_memories else None
     memory = MemoryRuntime(
         embedder=embedder,
         indexes=MemoryIndexes(dim=embedder.dim, snapshots=memory_snapshot),
         extractor=RuleExtractor(),
+        queue=queue,
+    )
+    extraction = ExtractionWorker(
+        sessions=async_sessionmaker(engine, expire_on_commit=False),
+        runtime=memory,
+        queue=queue or ExtractionQueue(),
+        llm=LLMExtractor(llm) if queue is not None and llm is not None else None,
+        fallback=memory.extractor,
+        policy=ExtractionPolicy(
+            max_attempts=settings.llm_extract_attempts,
+            retry_base=settings.llm_extract_retry_seconds,
+            poll=settings.llm_extract_poll_seconds,
+        ),
     )
 
     def rec_models() -> RecModels | None:
@@ -156,11 +186,20 @@ def create_app(
         return component if isinstance(component, PairingModels) else None
 
     pairing = PairingRuntime(pairing_models)
+
+    def preference_models() -> PreferenceModels | None:
+        loaded = artifacts.current
+        component = loaded.components.get(PREFERENCES_STEP) if loaded else None
+        return component if isinstance(component, PreferenceModels) else None
+
+    preferences = PreferenceRuntime(embedder=embedder, models=preference_models)
     user_data = UserDataRegistry()
     handlers: tuple[UserDataHandler, ...] = (
         MemoryUserData(memory.indexes),
         RecsysUserData(recsys),
         PairingUserData(pairing),
+        ValuesUserData(),
+        PreferenceUserData(preferences),
     )
     for handler in (*handlers, *user_data_handlers):
         user_data.register(handler)
@@ -182,6 +221,10 @@ def create_app(
             if settings.artifact_poll_seconds > 0
             else None
         )
+        # Without an LLM the worker only drains turns an earlier LLM-configured run left queued.
+        extracting = asyncio.create_task(
+            extraction.run() if queue is not None else extraction.drain_leftovers()
+        )
         log.info(
             "app.started",
             extra={
@@ -193,6 +236,9 @@ def create_app(
         try:
             yield
         finally:
+            extracting.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await extracting
             if watcher is not None:
                 watcher.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -200,6 +246,8 @@ def create_app(
             if warm_up is not None:
                 with contextlib.suppress(Exception):
                     await warm_up  # a worker thread cannot be cancelled; let the load finish
+            if llm is not None:
+                await llm.aclose()
             await engine.dispose()
 
     db_config = SQLAlchemyAsyncConfig(
@@ -230,6 +278,9 @@ def create_app(
             _Metrics,
             AdminController,
             UserController,
+            ValuesController,
+            SystemMessageController,
+            ChatController,
             MemoryController,
             ItemController,
             RecommendationController,
@@ -237,6 +288,8 @@ def create_app(
             RecipeController,
             FoodPreferenceController,
             PairingController,
+            PreferenceController,
+            ObjectiveController,
         ],
         dependencies={
             "auth_tenant": Provide(provide_tenant_id),
@@ -272,8 +325,11 @@ def create_app(
                 "user_data": user_data,
                 "artifacts": artifacts,
                 "memory": memory,
+                "extraction": extraction,
                 "recsys": recsys,
                 "pairing": pairing,
+                "llm": llm,
+                "preferences": preferences,
                 "schema_head": head_revision(),
             }
         ),

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +53,32 @@ class Settings:
     interaction_weights: str = "view=1,click=2,add_to_cart=3,purchase=4,like=4,rating=1"
     """Confidence of each positive interaction type for the recommender, ``type=weight,...``; a
     rating's weight is also scaled by its value (see the README). Dislikes never count as positives."""
+    llm_base_url: str | None = None
+    """OpenAI-compatible API root, e.g. ``http://127.0.0.1:8080/v1`` (``/chat/completions`` is appended).
+    Unset: chat answers 503; system messages still render."""
+    llm_model: str | None = None
+    """Model name sent with every chat request; required with ``llm_base_url``."""
+    llm_api_key: str | None = field(default=None, repr=False)
+    """Bearer token for the LLM endpoint; never logged nor shown in ``repr``."""
+    llm_timeout_seconds: float = 60.0
+    """Read/write/pool timeout of one upstream call (for streams: between two chunks)."""
+    llm_connect_timeout_seconds: float = 5.0
+    llm_max_retries: int = 2
+    """Retries after a 429, a 5xx or a connection failure (never once a stream has started)."""
+    llm_backoff_base_seconds: float = 0.5
+    llm_backoff_cap_seconds: float = 8.0
+    """Longest wait between two attempts; a larger upstream ``Retry-After`` is not waited for."""
+    llm_max_concurrency: int = 16
+    """Upstream calls in flight at once per process; further calls wait for a slot."""
+    llm_extract_memories: bool = True
+    """With an LLM configured, extract memories from new turns with it, off the request path (turns
+    are queued in ``memory_extractions``); false: the rules extract inline, as without an LLM."""
+    llm_extract_attempts: int = 3
+    """LLM attempts per turn before the rules extract it instead (the failure stays recorded)."""
+    llm_extract_retry_seconds: float = 10.0
+    """Wait before a turn's second LLM attempt; doubles per attempt, at most 10 minutes."""
+    llm_extract_poll_seconds: float = 5.0
+    """How often the extraction worker looks for due turns queued by other replicas or retries."""
 
     @property
     def is_sqlite(self) -> bool:
@@ -136,8 +162,35 @@ def _validate(s: Settings) -> None:
         parse_interaction_weights(s.interaction_weights)
     except ValueError as exc:
         raise ConfigurationError(f"PERSONA_INTERACTION_WEIGHTS: {exc}") from None
+    _validate_llm(s)
     if s.log_level.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
         raise ConfigurationError("PERSONA_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR")
+
+
+def _validate_llm(s: Settings) -> None:
+    if s.llm_base_url is not None:
+        if not s.llm_base_url.startswith(("http://", "https://")):
+            raise ConfigurationError("PERSONA_LLM_BASE_URL must start with http:// or https://")
+        if not s.llm_model:
+            raise ConfigurationError("PERSONA_LLM_MODEL is required when PERSONA_LLM_BASE_URL is set")
+    if s.llm_timeout_seconds <= 0 or s.llm_connect_timeout_seconds <= 0:
+        raise ConfigurationError(
+            "PERSONA_LLM_TIMEOUT_SECONDS and PERSONA_LLM_CONNECT_TIMEOUT_SECONDS must be > 0"
+        )
+    if s.llm_max_retries < 0:
+        raise ConfigurationError("PERSONA_LLM_MAX_RETRIES must be >= 0")
+    if not 0 <= s.llm_backoff_base_seconds <= s.llm_backoff_cap_seconds:
+        raise ConfigurationError(
+            "PERSONA_LLM_BACKOFF_BASE_SECONDS must be in [0, PERSONA_LLM_BACKOFF_CAP_SECONDS]"
+        )
+    if s.llm_max_concurrency < 1:
+        raise ConfigurationError("PERSONA_LLM_MAX_CONCURRENCY must be >= 1")
+    if s.llm_extract_attempts < 1:
+        raise ConfigurationError("PERSONA_LLM_EXTRACT_ATTEMPTS must be >= 1")
+    if s.llm_extract_retry_seconds < 0 or s.llm_extract_poll_seconds <= 0:
+        raise ConfigurationError(
+            "PERSONA_LLM_EXTRACT_RETRY_SECONDS must be >= 0 and PERSONA_LLM_EXTRACT_POLL_SECONDS > 0"
+        )
 
 
 INTERACTION_TYPES = ("view", "click", "add_to_cart", "purchase", "rating", "like", "dislike")

@@ -10,8 +10,9 @@ PersonaError
 ├── Unauthorized              401
 ├── Forbidden                 403
 ├── NotReady                  503 with Retry-After (an index or artifact is not loaded yet)
-├── UpstreamError             502 (the LLM answered with an error)
-├── UpstreamTimeout           504
+├── LLMNotConfigured          503 (no PERSONA_LLM_BASE_URL / PERSONA_LLM_MODEL; says how to set them)
+├── UpstreamError             502 (the LLM answered with an error, or could not be reached)
+├── UpstreamTimeout           504 (the LLM did not answer within PERSONA_LLM_TIMEOUT_SECONDS)
 └── ArtifactError             a version could not be built, published or loaded
 """
 
@@ -77,6 +78,10 @@ class NotReady(PersonaError):
     def __init__(self, detail: str, retry_after: int = 5) -> None:
         super().__init__(detail)
         self.retry_after = retry_after
+
+
+class LLMNotConfigured(PersonaError):
+    code = "llm-not-configured"
 
 
 class UpstreamError(PersonaError):

@@ -20,6 +20,7 @@ from persona_api.config import Settings
 from persona_api.memory.embed import MiniLMEmbedder
 from persona_api.store import migrate
 from persona_api.store.db import create_engine
+from tests.llm_server import FakeLLM
 
 ADMIN_TOKEN = "test-admin-token-0123456789"
 
@@ -128,3 +129,13 @@ async def fetch_all(database_url: str, statement: Executable) -> list[Row[Any]]:
             return list((await conn.execute(statement)).all())
     finally:
         await engine.dispose()
+
+
+@pytest.fixture
+def llm_server() -> Iterator[FakeLLM]:
+    """A loopback OpenAI-compatible chat server (see ``tests/llm_server.py``), scripted per test."""
+    server = FakeLLM().start()
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -31,6 +31,7 @@ _DOMAIN_STATUS: dict[type[errors.PersonaError], int] = {
     errors.Unauthorized: 401,
     errors.Forbidden: 403,
     errors.NotReady: 503,
+    errors.LLMNotConfigured: 503,
     errors.UpstreamError: 502,
     errors.UpstreamTimeout: 504,
 }

@@ -3,11 +3,20 @@
 
 from __future__ import annotations
 
+from persona_api.llm import tables as value_tables
 from persona_api.memory import tables as memory_tables
+from persona_api.preferences import tables as preference_tables
 from persona_api.recsys import tables as recsys_tables
 from persona_api.recsys.pairing import tables as pairing_tables
 from persona_api.store.tables import Base
 
 metadata = Base.metadata
 
-__all__ = ["memory_tables", "metadata", "pairing_tables", "recsys_tables"]
+__all__ = [
+    "memory_tables",
+    "metadata",
+    "pairing_tables",
+    "preference_tables",
+    "recsys_tables",
+    "value_tables",
+]
