@@ -312,4 +312,6 @@ def _turn_out(t: Turn, names: dict[int, str]) -> TurnOut:
     speaker = (
         "user" if t.speaker_partner_id is None else names.get(t.speaker_partner_id, str(t.speaker_partner_id))
     )
-    return TurnOut(id=t.external_id, speaker=speaker, text=t.text, at=t.at, position=t.position)
+    return TurnOut(
+        id=t.external_id, speaker=speaker, text=t.text, at=t.at, position=t.position, status=t.status
+    )

@@ -58,6 +58,8 @@ class TurnOut(msgspec.Struct):
     text: str
     at: datetime
     position: int
+    status: str = "complete"
+    """``complete``, or ``failed`` for a chat reply whose upstream call failed."""
 
 
 class MemoryWrite(msgspec.Struct):

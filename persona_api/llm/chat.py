@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from persona_api.errors import FieldProblem, InvalidInput, LLMNotConfigured
+from persona_api.errors import FieldProblem, InvalidInput, LLMNotConfigured, PersonaError
 from persona_api.llm.client import LLMClient
 from persona_api.llm.protocol import Chunk, Completion
 from persona_api.llm.render import MemoryItem
@@ -109,21 +109,30 @@ class ChatService:
             memories_used=tuple(m for m in built.memories if str(m.id) in kept),
         )
 
-    async def _record(self, prepared: Prepared, content: str) -> None:
-        if content:
-            await self.conversations.add_turns(
-                prepared.user, prepared.session, [TurnIn(speaker=prepared.partner, text=content)]
-            )
+    async def _record(self, prepared: Prepared, content: str, status: str = "complete") -> None:
+        if content or status != "complete":
+            turn = TurnIn(speaker=prepared.partner, text=content, status=status)
+            await self.conversations.add_turns(prepared.user, prepared.session, [turn])
 
     async def complete(self, prepared: Prepared, options: Mapping[str, Any]) -> Completion:
-        completion = await self.client().complete(prepared.messages, **options)
+        try:
+            completion = await self.client().complete(prepared.messages, **options)
+        except PersonaError:
+            # The user's turn is already recorded; the reply that never came is recorded as failed.
+            await self._record(prepared, "", "failed")
+            raise
         await self._record(prepared, completion.content)
         return completion
 
     async def stream(self, prepared: Prepared, options: Mapping[str, Any]) -> AsyncIterator[Chunk]:
-        """Relay chunks as they arrive; record the whole reply after the last one."""
+        """Relay chunks as they arrive; record the whole reply after the last one, or what had
+        arrived, as failed, when the upstream fails midway."""
         parts: list[str] = []
-        async for chunk in self.client().stream(prepared.messages, **options):
-            parts.append(chunk.content)
-            yield chunk
+        try:
+            async for chunk in self.client().stream(prepared.messages, **options):
+                parts.append(chunk.content)
+                yield chunk
+        except PersonaError:
+            await self._record(prepared, "".join(parts), "failed")
+            raise
         await self._record(prepared, "".join(parts))

@@ -32,6 +32,7 @@ class TurnIn:
     text: str
     id: str | None = None
     at: datetime | None = None
+    status: str = "complete"
 
 
 @dataclass(frozen=True)
@@ -210,8 +211,13 @@ class Conversations:
                 text=item.text,
                 at=item.at or conv.started_at,
                 extracted_by=None if self.ctx.runtime.queue else self.ctx.extractor_name,
+                status=item.status,
             )
             accepted.append(turn)
+            if item.status != "complete":
+                # A failed reply is kept for the record, but says nothing worth remembering.
+                turn.extracted_by = "none"
+                continue
             speaker = names.display(partner_id)
             inputs.append(
                 TurnInput(
@@ -230,7 +236,8 @@ class Conversations:
         queue = self.ctx.runtime.queue
         if queue is not None:  # an LLM extracts off the request path (persona_api.memory.extraction)
             await self.session.flush()
-            queue.enqueue(self.session, tenant_id=self.ctx.tenant_id, user_id=user.id, turns=accepted)
+            complete = [t for t in accepted if t.status == "complete"]
+            queue.enqueue(self.session, tenant_id=self.ctx.tenant_id, user_id=user.id, turns=complete)
             await self.session.commit()
             queue.notify()
             return IngestResult(accepted=accepted, skipped=skipped, memories=[])

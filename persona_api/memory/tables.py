@@ -68,6 +68,9 @@ class Turn(Base):
     at: Mapped[datetime] = mapped_column()
     extracted_by: Mapped[str | None] = mapped_column(String(32), default=None)
     """Which extractor has processed the turn (null: pending, e.g. for an off-path LLM extractor)."""
+    status: Mapped[str] = mapped_column(String(16), default="complete", server_default="complete")
+    """``complete``; or, for an assistant reply of the chat route, ``failed`` (the upstream call
+    failed; the text is what had arrived, often nothing). Only complete turns yield memories."""
 
 
 class Memory(Base):

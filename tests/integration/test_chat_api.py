@@ -135,6 +135,16 @@ async def test_upstream_failures_are_problems(
         assert problem["type"] == f"urn:persona-api:problem:{code}"
         if status == 502:
             assert problem["upstream_status"] == reply.status
+    # Each attempt left its session with the user's turn and the reply recorded as failed.
+    sessions = await llm_client.get("/v1/users/ada/sessions", headers=tenant.headers)
+    ids = [item["id"] for item in sessions.json()["items"]]
+    assert len(ids) == 2
+    for session in ids:
+        recorded = await turns(llm_client, tenant, session)
+        assert [(t["speaker"], t["text"], t["status"]) for t in recorded] == [
+            ("user", "hello", "complete"),
+            ("assistant", "", "failed"),
+        ]
 
 
 async def test_a_broken_stream_ends_with_an_error_event(llm_client: Client, llm_server: FakeLLM) -> None:
@@ -149,6 +159,11 @@ async def test_a_broken_stream_ends_with_an_error_event(llm_client: Client, llm_
     events = [e for e in response.text.split("\n\n") if e]
     assert events[-1].startswith("event: error\n")
     assert "[DONE]" not in response.text
+    context = json.loads(events[0].split("data: ", 1)[1])
+    recorded = await turns(llm_client, tenant, context["session"])
+    assert [(t["speaker"], t["status"]) for t in recorded] == [("user", "complete"), ("assistant", "failed")]
+    # What had arrived before the break is kept with the failed reply.
+    assert recorded[1]["text"] and "a b c d".startswith(recorded[1]["text"])
 
 
 async def test_without_an_llm_chat_is_503_and_says_how_to_configure(
