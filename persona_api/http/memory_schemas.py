@@ -59,7 +59,8 @@ class TurnOut(msgspec.Struct):
     at: datetime
     position: int
     status: str = "complete"
-    """``complete``, or ``failed`` for a chat reply whose upstream call failed."""
+    """``complete``; for a chat reply, ``failed`` (upstream failure) or ``interrupted`` (the client
+    hung up mid-stream)."""
 
 
 class MemoryWrite(msgspec.Struct):

@@ -10,9 +10,13 @@ a broken stream records nothing).
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+import anyio
 
 from persona_api.errors import FieldProblem, InvalidInput, LLMNotConfigured, PersonaError
 from persona_api.llm.client import LLMClient
@@ -29,6 +33,9 @@ NOT_CONFIGURED = (
     "http://127.0.0.1:8080/v1) and PERSONA_LLM_MODEL, plus PERSONA_LLM_API_KEY if the endpoint needs "
     "one, then restart; POST /v1/users/{user_id}/system-message works without an LLM"
 )
+
+
+log = logging.getLogger("persona_api.chat")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -134,5 +141,14 @@ class ChatService:
                 yield chunk
         except PersonaError:
             await self._record(prepared, "".join(parts), "failed")
+            raise
+        except (asyncio.CancelledError, GeneratorExit):
+            # The client hung up: keep what it had been sent, marked as such. The request is
+            # being cancelled, so the write is shielded from that cancellation.
+            with anyio.CancelScope(shield=True):
+                try:
+                    await self._record(prepared, "".join(parts), "interrupted")
+                except Exception:
+                    log.exception("chat.record_interrupted_failed")
             raise
         await self._record(prepared, "".join(parts))

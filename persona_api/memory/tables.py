@@ -70,7 +70,8 @@ class Turn(Base):
     """Which extractor has processed the turn (null: pending, e.g. for an off-path LLM extractor)."""
     status: Mapped[str] = mapped_column(String(16), default="complete", server_default="complete")
     """``complete``; or, for an assistant reply of the chat route, ``failed`` (the upstream call
-    failed; the text is what had arrived, often nothing). Only complete turns yield memories."""
+    failed) or ``interrupted`` (the client hung up mid-stream), the text being what had arrived.
+    Only complete turns yield memories."""
 
 
 class Memory(Base):

@@ -91,9 +91,13 @@ async def test_a_client_disconnect_closes_the_upstream_stream(
                 headers=h,
             )
             assert again.status_code == 200, again.text
-            turns = await http.get(f"/v1/users/ada/sessions/{session}/turns", headers=h)
-            assert [(t["speaker"], t["text"]) for t in turns.json()["items"]] == [
-                ("user", "Tell me a long story"),
-                ("user", "Are you there?"),
-                ("assistant", "Still here."),
+            turns = (await http.get(f"/v1/users/ada/sessions/{session}/turns", headers=h)).json()["items"]
+            # The cut-off reply is kept, marked interrupted, with what had been relayed of it.
+            assert [(t["speaker"], t["status"]) for t in turns] == [
+                ("user", "complete"),
+                ("assistant", "interrupted"),
+                ("user", "complete"),
+                ("assistant", "complete"),
             ]
+            assert turns[0]["text"] == "Tell me a long story" and turns[3]["text"] == "Still here."
+            assert turns[1]["text"].startswith("w0") and len(turns[1]["text"].split()) < 200
