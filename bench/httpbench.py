@@ -3,11 +3,14 @@ percentiles. Imported by the scripts in ``bench/`` (run them as ``python bench/<
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import json
 import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
@@ -183,3 +186,44 @@ def checked(response: httpx.Response) -> Any:
             f"{response.request.method} {response.request.url}: {response.status_code} {response.text}"
         )
     return response.json()
+
+
+def data_bench_main(
+    doc: str | None,
+    *,
+    data: Path,
+    marker: str,
+    source: str,
+    requests: int,
+    clients: int,
+    run: Callable[[Path, argparse.Namespace], Awaitable[dict[str, Any]]],
+    report: Callable[[dict[str, Any], argparse.Namespace], dict[str, Any]],
+) -> None:
+    """The command line of a benchmark that loads a dataset into a served API, trains and measures.
+
+    ``marker`` is a file that must be in ``--data``; ``source`` names its SOURCE.md for the error.
+    ``run(workdir, args)`` does the work (in ``--workdir``, or a temporary folder) and ``report``
+    turns its result into the last printed line.
+    """
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, default=data)
+    parser.add_argument("--database-url", help="default: a fresh SQLite file in the work folder")
+    parser.add_argument("--workdir", type=Path, help="default: a temporary folder")
+    parser.add_argument("--requests", type=int, default=requests)
+    parser.add_argument("--clients", type=int, default=clients)
+    parser.add_argument("--time-limit", type=float, default=120.0, help="seconds per measured run")
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="with --workdir of an earlier run: skip loading and training, measure again",
+    )
+    args = parser.parse_args()
+    if not (args.data / marker).is_file():
+        raise SystemExit(f"no {marker} in {args.data}; pass --data (see {source})")
+    if args.workdir:
+        args.workdir.mkdir(parents=True, exist_ok=True)
+        result = asyncio.run(run(args.workdir.resolve(), args))
+    else:
+        with tempfile.TemporaryDirectory(prefix="persona-bench-") as tmp:
+            result = asyncio.run(run(Path(tmp), args))
+    print(json.dumps(report(result, args)))

@@ -19,16 +19,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import random
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import httpx
-from httpbench import Run, checked, code_version, drive, run_cli, serving, wait_for_version
+from httpbench import Run, checked, code_version, data_bench_main, drive, run_cli, serving, wait_for_version
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "flavor-network"
 RECIPES = "recipes_by_region_s3equiv.csv"
@@ -159,32 +157,16 @@ def report(result: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    data_bench_main(
+        __doc__,
+        data=DEFAULT_DATA,
+        marker=RECIPES,
+        source="../shared/data/flavor-network/SOURCE.md",
+        requests=2000,
+        clients=8,
+        run=run,
+        report=report,
     )
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
-    parser.add_argument("--database-url", help="default: a fresh SQLite file in the work folder")
-    parser.add_argument("--workdir", type=Path, help="default: a temporary folder")
-    parser.add_argument("--requests", type=int, default=2000)
-    parser.add_argument("--clients", type=int, default=8)
-    parser.add_argument("--time-limit", type=float, default=120.0, help="seconds per measured run")
-    parser.add_argument(
-        "--reuse",
-        action="store_true",
-        help="with --workdir of an earlier run: skip loading and training, measure again",
-    )
-    args = parser.parse_args()
-    if not (args.data / RECIPES).is_file():
-        raise SystemExit(
-            f"no {RECIPES} in {args.data}; pass --data (see ../shared/data/flavor-network/SOURCE.md)"
-        )
-    if args.workdir:
-        args.workdir.mkdir(parents=True, exist_ok=True)
-        result = asyncio.run(run(args.workdir.resolve(), args))
-    else:
-        with tempfile.TemporaryDirectory(prefix="persona-bench-") as tmp:
-            result = asyncio.run(run(Path(tmp), args))
-    print(json.dumps(report(result, args)))
 
 
 if __name__ == "__main__":

@@ -23,14 +23,13 @@ import asyncio
 import json
 import random
 import sys
-import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
-from httpbench import Run, checked, code_version, drive, run_cli, serving, wait_for_version
+from httpbench import Run, checked, code_version, data_bench_main, drive, run_cli, serving, wait_for_version
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "amazon-beauty"
 
@@ -185,32 +184,16 @@ def report(result: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    data_bench_main(
+        __doc__,
+        data=DEFAULT_DATA,
+        marker="sequences.tsv",
+        source="../shared/data/amazon-beauty/SOURCE.md",
+        requests=1000,
+        clients=16,
+        run=run,
+        report=report,
     )
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
-    parser.add_argument("--database-url", help="default: a fresh SQLite file in the work folder")
-    parser.add_argument("--workdir", type=Path, help="default: a temporary folder")
-    parser.add_argument("--requests", type=int, default=1000)
-    parser.add_argument("--clients", type=int, default=16)
-    parser.add_argument("--time-limit", type=float, default=120.0, help="seconds per measured run")
-    parser.add_argument(
-        "--reuse",
-        action="store_true",
-        help="with --workdir of an earlier run: skip loading and training, measure again",
-    )
-    args = parser.parse_args()
-    if not (args.data / "sequences.tsv").is_file():
-        raise SystemExit(
-            f"no sequences.tsv in {args.data}; pass --data (see ../shared/data/amazon-beauty/SOURCE.md)"
-        )
-    if args.workdir:
-        args.workdir.mkdir(parents=True, exist_ok=True)
-        result = asyncio.run(run(args.workdir.resolve(), args))
-    else:
-        with tempfile.TemporaryDirectory(prefix="persona-bench-") as tmp:
-            result = asyncio.run(run(Path(tmp), args))
-    print(json.dumps(report(result, args)))
 
 
 if __name__ == "__main__":

@@ -110,43 +110,6 @@ class Component:
     log_weight: float
 
 
-def _mode(
-    evidence: Evidence, prior: Component, start: NDArray[np.float64] | None
-) -> tuple[NDArray[np.float64], NDArray[np.float64], float]:
-    """Posterior mode under one Gaussian (damped Newton), its Hessian and the objective there."""
-    z, c, y, s = evidence.z, evidence.c, evidence.target, evidence.weight
-    mu, precision = prior.mean, prior.precision
-
-    def objective(v: NDArray[np.float64]) -> float:
-        t = z @ v + c
-        # Weighted logistic loss in a stable form: log(1 + e^t) - y t.
-        loss = float(s @ (np.logaddexp(0.0, t) - y * t))
-        d = v - mu
-        return loss + 0.5 * float(d @ precision @ d)
-
-    w = np.array(mu if start is None else start, dtype=np.float64)
-    current = objective(w)
-    for _ in range(NEWTON_STEPS):
-        p = _sigmoid(z @ w + c)
-        gradient = z.T @ (s * (p - y)) + precision @ (w - mu)
-        hessian = (z * (s * p * (1.0 - p))[:, None]).T @ z + precision
-        step = np.linalg.solve(hessian, gradient)
-        # Newton's step overshoots on nearly separable comparisons; halve it until the loss falls.
-        size = 1.0
-        while size > 1e-4:
-            candidate = objective(w - size * step)
-            if candidate <= current:
-                break
-            size *= 0.5
-        w = w - size * step
-        current = objective(w)
-        if float(np.max(np.abs(size * step))) < TOLERANCE:
-            break
-    p = _sigmoid(z @ w + c)
-    hessian = (z * (s * p * (1.0 - p))[:, None]).T @ z + precision
-    return w, hessian, current
-
-
 def fit_latent(
     evidence: Evidence,
     prior_mean: NDArray[np.float64],
@@ -159,15 +122,20 @@ def fit_latent(
     """
     if evidence.n == 0:
         return Latent(np.array(prior_mean, dtype=np.float64), _inverse(prior_precision), 0)
-    w, hessian, _ = _mode(evidence, Component(prior_mean, prior_precision, 0.0), start)
-    return Latent(w, _inverse(hessian), evidence.n)
+    begin = None if start is None else np.asarray(start, dtype=np.float64)[None, :]
+    w, hessian, _ = _modes(evidence, prior_mean[None, :], prior_precision[None, :, :], begin)
+    return Latent(w[0], _inverse(hessian[0]), evidence.n)
 
 
-def _batched_modes(
-    evidence: Evidence, mu: NDArray[np.float64], precision: NDArray[np.float64]
+def _modes(
+    evidence: Evidence,
+    mu: NDArray[np.float64],
+    precision: NDArray[np.float64],
+    start: NDArray[np.float64] | None = None,
 ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
-    """:func:`_mode` for every component at once (``C x K`` modes, ``C x K x K`` Hessians, ``C``
-    objectives): one batched solve per Newton step instead of C small ones."""
+    """Posterior modes under each of C Gaussian priors (damped Newton, batched over the priors):
+    ``C x K`` modes, ``C x K x K`` Hessians there and the ``C`` objectives. ``start``, if given,
+    is where the search begins (``C x K``; default the prior means)."""
     z, c, y, s = evidence.z, evidence.c, evidence.target, evidence.weight
 
     def objectives(w: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -178,7 +146,7 @@ def _batched_modes(
         result: NDArray[np.float64] = loss + 0.5 * quadratic
         return result
 
-    w = mu.copy()
+    w = mu.copy() if start is None else start.copy()
     current = objectives(w)
     hessians = precision
     for _ in range(NEWTON_STEPS):
@@ -186,7 +154,8 @@ def _batched_modes(
         gradients = (s[:, None] * (p - y[:, None])).T @ z + (precision @ (w - mu)[:, :, None])[:, :, 0]
         hessians = _hessians(z, s[:, None] * p * (1.0 - p)) + precision
         steps = np.linalg.solve(hessians, gradients[:, :, None])[:, :, 0]
-        # Damped like _mode: halve each component's step until its objective falls.
+        # Newton's step overshoots on nearly separable comparisons: halve each prior's step until
+        # its objective falls.
         size = np.ones(len(w))
         candidate = objectives(w - size[:, None] * steps)
         while True:
@@ -228,7 +197,7 @@ def fit_mixture(evidence: Evidence, components: Sequence[Component]) -> Latent:
     if evidence.n == 0:
         modes, hessians, values = mu, precision, np.zeros(len(components))
     else:
-        modes, hessians, values = _batched_modes(evidence, mu, precision)
+        modes, hessians, values = _modes(evidence, mu, precision)
     _, log_det_prior = np.linalg.slogdet(precision)
     _, log_det_post = np.linalg.slogdet(hessians)
     covariances = np.linalg.inv(hessians)

@@ -38,6 +38,13 @@ Mode = Literal["recipe", "flavor", "blend"]
 DEFAULT_WEIGHTS = {"knn": 0.5, "mlp": 0.3, "ease": 0.2, "popularity": 0.0}
 
 
+def positions(active: NDArray[np.int64], m: int) -> NDArray[np.int64]:
+    """Index of each of ``m`` ingredients within ``active``, -1 for the others."""
+    out = np.full(m, -1, dtype=np.int64)
+    out[active] = np.arange(len(active))
+    return out
+
+
 class PairingModel:
     """Scores ingredients as additions to a partial recipe; see the module docstring."""
 
@@ -66,8 +73,7 @@ class PairingModel:
         self.categories = categories
         self.cuisines = cuisines
         self.active = np.asarray(active, dtype=np.int64)
-        self.position = np.full(len(ingredients), -1, dtype=np.int64)
-        self.position[self.active] = np.arange(len(self.active))
+        self.position = positions(self.active, len(ingredients))
         self.neighbours = neighbours
         self.ease = ease
         self.net = net
@@ -140,8 +146,7 @@ class PairingModel:
         # mostly ingredients known for their compounds alone (the demo: 381 of 1,530), and every
         # query would otherwise read their rows of EASE and the network's output layer.
         active = np.flatnonzero(np.diag(cooccurrence) > 0).astype(np.int64)
-        position = np.full(m, -1, dtype=np.int64)
-        position[active] = np.arange(len(active))
+        position = positions(active, m)
         m_recipe = len(active)
 
         validate = validation_fraction > 0 and len(data.recipes) >= config.min_validation_recipes

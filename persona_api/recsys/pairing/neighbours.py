@@ -136,10 +136,7 @@ class RecipeNeighbours:
         ]
         votes: list[NDArray[np.float64]] = []
         for config in configs:
-            w = np.where(share >= config.min_share - 1e-12, _power(share, config.power), 0.0)
-            w *= np.exp(-config.extra_penalty * np.arange(int(extra.max(initial=0)) + 1))[extra]
-            if config.same_cuisine != 1.0:
-                w[same] *= config.same_cuisine
+            w = np.where(share >= config.min_share - 1e-12, kernel(share, extra, same, config), 0.0)
             tally = np.bincount(ingredients, weights=np.repeat(w, lengths), minlength=m)
             votes.append(tally.astype(np.float64))
         return votes
@@ -150,6 +147,19 @@ class RecipeNeighbours:
         """Unnormalised ingredient votes, ``queries x ingredients`` (present ones not masked)."""
         weights = self.weights(queries, cuisine_codes, config)
         return np.asarray((weights @ self.matrix).toarray(), dtype=np.float64)
+
+
+def kernel(
+    share: NDArray[np.float64], extra: NDArray[np.int64], same: NDArray[np.bool_], config: NeighbourConfig
+) -> NDArray[np.float64]:
+    """Weight of each neighbour: ``share ** power * exp(-penalty * extra)``, times ``same_cuisine``
+    where ``same`` (the neighbour has the query's known cuisine)."""
+    w = _power(share, config.power)
+    # The penalty only takes integer arguments, so a table replaces exp on every pair.
+    w *= np.exp(-config.extra_penalty * np.arange(int(extra.max(initial=0)) + 1))[extra]
+    if config.same_cuisine != 1.0:
+        w[same] *= config.same_cuisine
+    return w
 
 
 def kernel_weights(
@@ -194,13 +204,9 @@ def kernel_weight_sets(
     for config in configs:
         keep = all_share >= config.min_share
         rows, cols, count = all_rows[keep], overlap.indices[keep], all_count[keep]
-        w = _power(np.minimum(all_share[keep], 1.0), config.power)
         extra = np.clip(lengths[cols].astype(np.int64) - count, 0, None)
-        # The penalty only takes integer arguments, so a table replaces exp on every pair.
-        w *= np.exp(-config.extra_penalty * np.arange(int(extra.max(initial=0)) + 1))[extra]
-        same = query_cuisines[rows] == recipe_cuisines[cols]
-        if config.same_cuisine != 1.0:
-            w[same & (query_cuisines[rows] >= 0)] *= config.same_cuisine
+        same = (query_cuisines[rows] == recipe_cuisines[cols]) & (query_cuisines[rows] >= 0)
+        w = kernel(np.minimum(all_share[keep], 1.0), extra, same, config)
         indptr = np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=overlap.shape[0]))])
         out.append(sp.csr_matrix((w, cols, indptr), shape=overlap.shape))
     return out
