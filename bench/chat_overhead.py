@@ -21,11 +21,9 @@ Prints a table, and as the last line one JSON object with the headline figures. 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import subprocess
 import sys
-import tempfile
 import time
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -33,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from httpbench import Run, checked, code_version, drive, free_port, serving
+from httpbench import Run, checked, code_version, drive, free_port, run_and_report, serving
 
 QUERIES = [
     "Any ideas for dinner tonight?",
@@ -258,13 +256,7 @@ def main() -> None:
         server.daemon_threads = True
         server.serve_forever()
         return
-    if args.workdir:
-        args.workdir.mkdir(parents=True, exist_ok=True)
-        runs = asyncio.run(run(args.workdir.resolve(), args))
-    else:
-        with tempfile.TemporaryDirectory(prefix="persona-bench-") as tmp:
-            runs = asyncio.run(run(Path(tmp), args))
-    print(json.dumps(report(runs, args)))
+    run_and_report(args, run, report)
 
 
 if __name__ == "__main__":

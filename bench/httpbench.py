@@ -220,6 +220,15 @@ def data_bench_main(
     args = parser.parse_args()
     if not (args.data / marker).is_file():
         raise SystemExit(f"no {marker} in {args.data}; pass --data (see {source})")
+    run_and_report(args, run, report)
+
+
+def run_and_report(
+    args: argparse.Namespace,
+    run: Callable[[Path, argparse.Namespace], Awaitable[Any]],
+    report: Callable[[Any, argparse.Namespace], dict[str, Any]],
+) -> None:
+    """``run`` in ``args.workdir`` (or a temporary folder), then print ``report`` as one JSON line."""
     if args.workdir:
         args.workdir.mkdir(parents=True, exist_ok=True)
         result = asyncio.run(run(args.workdir.resolve(), args))
