@@ -30,7 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from persona_api import __version__
 from persona_api.config import Settings, load_settings, parse_interaction_weights
 from persona_api.http.admin import AdminController
-from persona_api.http.auth import provide_tenant_id, rate_limit_identity
+from persona_api.http.auth import KeyCache, provide_tenant_id, rate_limit_identity
 from persona_api.http.chat import ChatController
 from persona_api.http.health import healthz, readyz
 from persona_api.http.memory import MemoryController
@@ -322,6 +322,7 @@ def create_app(
                 "settings": settings,
                 "engine": engine,
                 "admin_token": resolve_admin_token(settings),
+                "key_cache": KeyCache(settings.auth_cache_seconds),
                 "user_data": user_data,
                 "artifacts": artifacts,
                 "memory": memory,

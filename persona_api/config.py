@@ -39,6 +39,10 @@ class Settings:
     max_body_bytes: int = 1_048_576
     rate_limit_per_minute: int = 600
     """Requests per minute per API key (per client address for unauthenticated routes); 0 disables."""
+    auth_cache_seconds: float = 10.0
+    """How long a process trusts an API key it has checked before looking it up again. Revoking
+    through the same process takes effect at once; other processes notice within this time. 0: every
+    request looks its key up."""
     cors_origins: tuple[str, ...] = ()
     log_level: str = "INFO"
     log_json: bool = True
@@ -154,6 +158,8 @@ def _validate(s: Settings) -> None:
         raise ConfigurationError("PERSONA_RATE_LIMIT_PER_MINUTE must be >= 0")
     if s.keep_versions < 1:
         raise ConfigurationError("PERSONA_KEEP_VERSIONS must be >= 1")
+    if s.auth_cache_seconds < 0:
+        raise ConfigurationError("PERSONA_AUTH_CACHE_SECONDS must be >= 0")
     if s.artifact_poll_seconds < 0:
         raise ConfigurationError("PERSONA_ARTIFACT_POLL_SECONDS must be >= 0")
     if s.admin_token is not None and len(s.admin_token) < 16:

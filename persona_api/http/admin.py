@@ -79,6 +79,7 @@ class AdminController(Controller):
     ) -> None:
         await tenants.delete_tenant(tenant_id)
         await tenants.session.commit()
+        request.app.state.key_cache.evict_tenant(tenant_id)
         await request.app.state.user_data.forget_tenant(tenant_id)
 
     @post(
@@ -121,6 +122,9 @@ class AdminController(Controller):
         )
 
     @delete("/keys/{key_id:str}", operation_id="revokeApiKey", summary="Revoke an API key")
-    async def revoke_key(self, key_id: FromPath[str], tenants: NamedDependency[TenantService]) -> None:
-        await tenants.revoke_key(key_id)
+    async def revoke_key(
+        self, key_id: FromPath[str], tenants: NamedDependency[TenantService], request: Request[Any, Any, Any]
+    ) -> None:
+        row = await tenants.revoke_key(key_id)
         await tenants.session.commit()
+        request.app.state.key_cache.evict_key(row.secret_hash)
