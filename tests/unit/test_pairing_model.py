@@ -7,7 +7,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
+from persona_api.recsys.pairing.completion import (
+    FEW_QUERIES,
+    CompletionConfig,
+    build_ensemble,
+    completion_probabilities,
+)
 from persona_api.recsys.pairing.data import PairingData, recipe_matrix
 from persona_api.recsys.pairing.model import PairingModel
 from persona_api.recsys.pairing.neighbours import SOFT_KERNEL
@@ -121,8 +128,25 @@ def test_votes_of_both_kernels_in_one_pass_match_the_sparse_kernel(model: Pairin
     assert all((s >= 0).all() for s in sets)
     queries = recipe_matrix(sets, len(model.active))
     codes = np.array([-1, 1], dtype=np.int64)
-    sharp, soft = model.neighbours.votes_sets(queries, codes, [model.neighbours.config, SOFT_KERNEL])
+    sharp, soft = model.neighbours.votes_sets(sets, codes, [model.neighbours.config, SOFT_KERNEL])
     # One pass per query over the inverted index; ``votes`` goes through sparse products (float32).
     np.testing.assert_allclose(sharp, model.neighbours.votes(queries, codes), rtol=1e-4)
     np.testing.assert_allclose(soft, model.neighbours.votes(queries, codes, SOFT_KERNEL), rtol=1e-4)
     assert (soft > 0).sum() >= (sharp > 0).sum()
+
+
+def test_few_queries_through_numpy_match_the_torch_network() -> None:
+    torch.manual_seed(0)
+    ensemble = build_ensemble(12, 3, CompletionConfig(hidden=16, members=2))
+    for param in ensemble.parameters():  # untrained LayerNorms are the identity: make them not
+        param.data.normal_(0.0, 0.5)
+    ensemble.eval()
+    rng = np.random.default_rng(2)
+    sets = [rng.choice(12, size=int(rng.integers(1, 5)), replace=False) for _ in range(FEW_QUERIES + 3)]
+    codes = np.array([-1, 0, 1, 2] * 4, dtype=np.int64)[: len(sets)]
+    batched = completion_probabilities(ensemble, sets, codes)  # more than FEW_QUERIES: torch
+    for i, s in enumerate(sets):
+        single = completion_probabilities(ensemble, [s], codes[i : i + 1])  # numpy
+        np.testing.assert_allclose(single[0], batched[i], rtol=1e-4, atol=1e-7)
+        assert (single[0][s] == 0).all()
+        assert single[0].sum() == pytest.approx(1.0)

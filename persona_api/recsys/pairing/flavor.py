@@ -34,9 +34,3 @@ def flavor_similarity(shared: NDArray[np.int32]) -> NDArray[np.float32]:
     similarity = np.divide(shared, scale, out=np.zeros(shared.shape, np.float64), where=scale > 0)
     np.fill_diagonal(similarity, 0.0)
     return similarity.astype(np.float32)
-
-
-def flavor_scores(similarity: NDArray[np.float32], queries: sp.csr_matrix) -> NDArray[np.float64]:
-    """Summed similarity to the present ingredients; ``queries`` is a sparse ``queries x m`` 0/1
-    matrix (a sparse product reads only the rows of the present ingredients)."""
-    return np.asarray(queries @ similarity, dtype=np.float64)

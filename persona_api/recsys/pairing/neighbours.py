@@ -89,13 +89,16 @@ class RecipeNeighbours:
         )
 
     def votes_sets(
-        self, queries: sp.csr_matrix, cuisine_codes: NDArray[np.int64], configs: Sequence[NeighbourConfig]
+        self,
+        sets: Sequence[NDArray[np.int64]],
+        cuisine_codes: NDArray[np.int64],
+        configs: Sequence[NeighbourConfig],
     ) -> list[NDArray[np.float64]]:
-        """:meth:`votes` under several kernels at once (one overlap product for all)."""
+        """:meth:`votes` of partial recipes (ingredient index arrays) under several kernels at once."""
         m = self.matrix.shape[1]
-        out = [np.zeros((queries.shape[0], m), dtype=np.float64) for _ in configs]
-        for row in range(queries.shape[0]):
-            query = queries.indices[queries.indptr[row] : queries.indptr[row + 1]]
+        out = [np.zeros((len(sets), m), dtype=np.float64) for _ in configs]
+        for row, query in enumerate(sets):
+            query = np.unique(np.asarray(query, dtype=np.int64))
             for target, votes in zip(
                 out, self._query_votes(query, int(cuisine_codes[row]), configs), strict=True
             ):
@@ -107,9 +110,9 @@ class RecipeNeighbours:
     ) -> list[NDArray[np.float64]]:
         """The votes of one query under each kernel, from one pass over the candidate recipes.
 
-        Per query, plain array passes beat sparse products: the candidates are the recipes
-        holding any query ingredient, found from the inverted index, and every kernel reuses
-        the one gather of their ingredients.
+        Per query, the candidates are the recipes holding any query ingredient, found from the
+        inverted index; their kernel weights under every kernel then go through one product with
+        the candidates' rows.
         """
         m = self.matrix.shape[1]
         n = self.matrix.shape[0]
@@ -130,16 +133,16 @@ class RecipeNeighbours:
         share = np.minimum(share[candidates], 1.0)
         extra = np.clip(self.lengths[candidates].astype(np.int64) - count, 0, None)
         same = (self.cuisine_codes[candidates] == cuisine) & (cuisine >= 0)
-        lengths = np.diff(self.matrix.indptr)[candidates]
-        ingredients = self.matrix.indices[
-            _ranges(self.matrix.indptr[candidates], self.matrix.indptr[candidates + 1])
-        ]
-        votes: list[NDArray[np.float64]] = []
-        for config in configs:
-            w = np.where(share >= config.min_share - 1e-12, kernel(share, extra, same, config), 0.0)
-            tally = np.bincount(ingredients, weights=np.repeat(w, lengths), minlength=m)
-            votes.append(tally.astype(np.float64))
-        return votes
+        weights = np.stack(
+            [
+                np.where(share >= config.min_share - 1e-12, kernel(share, extra, same, config), 0.0)
+                for config in configs
+            ],
+            axis=1,
+        )
+        # Row selection and the transposed product run in scipy's compiled loops, once for all kernels.
+        tallies = np.asarray(self.matrix[candidates].T @ weights, dtype=np.float64)
+        return [np.ascontiguousarray(tallies[:, j]) for j in range(len(configs))]
 
     def votes(
         self, queries: sp.csr_matrix, cuisine_codes: NDArray[np.int64], config: NeighbourConfig | None = None

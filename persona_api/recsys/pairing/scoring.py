@@ -14,7 +14,6 @@ from numpy.typing import NDArray
 
 from persona_api.recsys.pairing.completion import CompletionEnsemble, completion_probabilities
 from persona_api.recsys.pairing.data import recipe_matrix
-from persona_api.recsys.pairing.flavor import flavor_scores
 from persona_api.recsys.pairing.neighbours import SOFT_KERNEL, RecipeNeighbours, extra_votes
 
 ALL_COMPONENTS = ("knn", "knn_soft", "mlp", "ease", "popularity", "flavor", "flavor_dist")
@@ -71,6 +70,22 @@ def softmax_absent(logits: NDArray[np.float64], present: NDArray[np.bool_]) -> N
     return result
 
 
+def summed_rows(matrix: NDArray[np.float32], sets: Sequence[NDArray[np.int64]]) -> NDArray[np.float64]:
+    """For each set, the sum of ``matrix``'s rows it names (``len(sets) x matrix.shape[1]``).
+
+    A few sets are summed directly; many go through one sparse product, which reads only the rows
+    of the ingredients present (never an m x m copy per query)."""
+    if len(sets) <= FEW_SETS:
+        out = np.zeros((len(sets), matrix.shape[1]), dtype=np.float64)
+        for row, s in enumerate(sets):
+            out[row] = matrix[np.unique(s)].sum(axis=0, dtype=np.float64)
+        return out
+    return np.asarray(recipe_matrix(sets, matrix.shape[0]) @ matrix, dtype=np.float64)
+
+
+FEW_SETS = 8
+
+
 def component_distributions(
     parts: Components,
     sets: Sequence[NDArray[np.int64]],
@@ -88,8 +103,9 @@ def component_distributions(
     """
     want = set(ALL_COMPONENTS if needed is None else needed)
     m = len(parts.position)
-    queries = recipe_matrix(sets, m)
-    present = np.asarray(queries.toarray() > 0)
+    present = np.zeros((len(sets), m), dtype=bool)
+    for row, s in enumerate(sets):
+        present[row, s] = True
     recipe_parts = _recipe_distributions(
         parts,
         to_active(sets, parts.position),
@@ -106,7 +122,7 @@ def component_distributions(
         full[:, parts.active] = compact
         out[name] = full
     if want & {"flavor", "flavor_dist"}:
-        raw = flavor_scores(parts.flavor, queries)
+        raw = summed_rows(parts.flavor, sets)
         out["flavor"] = raw
         out["flavor_dist"] = normalise(raw, present)
     return out, present
@@ -122,18 +138,17 @@ def _recipe_distributions(
     want: set[str],
 ) -> dict[str, NDArray[np.float64]]:
     """The recipe parts over the recipe vocabulary (``sets`` and ``present`` are indexed so)."""
-    queries = recipe_matrix(sets, len(parts.active))
     out: dict[str, NDArray[np.float64]] = {}
     if want & {"ease", "knn", "knn_soft"}:
-        # Sparse times dense reads only the rows of the present ingredients: no m x m copy per query.
-        ease_scores = np.asarray(queries @ parts.ease, dtype=np.float64)
+        ease_scores = summed_rows(parts.ease, sets)
         out["ease"] = softmax_absent(parts.ease_temperature * ease_scores, present)
     kernels = [k for k in ("knn", "knn_soft") if k in want]
     if kernels:
         configs = [parts.neighbours.config if k == "knn" else SOFT_KERNEL for k in kernels]
-        all_votes = parts.neighbours.votes_sets(queries, cuisine_codes, configs)
+        all_votes = parts.neighbours.votes_sets(sets, cuisine_codes, configs)
         for name, votes in zip(kernels, all_votes, strict=True):
             if name == "knn" and extra_recipes and extra_weight > 0:
+                queries = recipe_matrix(sets, len(parts.active))
                 votes += extra_weight * extra_votes(queries, cuisine_codes, extra_recipes, parts.neighbours)
             votes = np.where(present, 0.0, votes)
             has_mass = votes.sum(axis=1, keepdims=True) > 0
