@@ -127,11 +127,13 @@ def run_cli(workdir: Path, url: str, admin_token: str, *args: str) -> float:
 
 
 async def wait_for_version(api: httpx.AsyncClient, within: float = 300) -> str:
-    """The artifact version ``/readyz`` reports, once the server has loaded one."""
+    """The artifact version ``/readyz`` reports, once the server has loaded one and has finished
+    preloading the embedding model (which would otherwise compete with the first measurements)."""
     deadline = time.perf_counter() + within
     while time.perf_counter() < deadline:
-        version = (await api.get("/readyz")).json().get("artifact_version")
-        if version:
+        ready = (await api.get("/readyz")).json()
+        version = ready.get("artifact_version")
+        if version and ready.get("embedding_model") != "loading":
             return str(version)
         await asyncio.sleep(0.5)
     raise RuntimeError("the server did not load the new model version")

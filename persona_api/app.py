@@ -216,6 +216,10 @@ def create_app(
             if settings.preload_models
             else None
         )
+        app.state.embedder_warm_up = warm_up  # /readyz reports it
+        if warm_up is not None:
+            # Loading the model creates a few hundred thousand objects of its own: freeze them too.
+            warm_up.add_done_callback(lambda _: freeze_heap())
         watcher = (
             asyncio.create_task(artifacts.watch(settings.artifact_poll_seconds, on_swap=freeze_heap))
             if settings.artifact_poll_seconds > 0

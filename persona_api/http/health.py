@@ -42,11 +42,19 @@ async def readyz(request: Request[Any, Any, Any]) -> Response[Readiness]:
     if database == "ok" and revision != state.schema_head:
         database = "not migrated (run `persona-api migrate`)"
     ready = database == "ok"
+    warm_up: asyncio.Future[Any] | None = state.get("embedder_warm_up")
+    if warm_up is None:
+        embedding = "on first use"
+    elif not warm_up.done():
+        embedding = "loading"
+    else:
+        embedding = "failed" if warm_up.cancelled() or warm_up.exception() else "ready"
     body = Readiness(
         status="ready" if ready else "not ready",
         database=database,
         schema_revision=revision,
         artifact_version=loaded.version if loaded else None,
+        embedding_model=embedding,
         version=__version__,
     )
     return Response(body, status_code=200 if ready else 503)

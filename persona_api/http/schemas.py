@@ -95,4 +95,7 @@ class Readiness(msgspec.Struct):
     database: str
     schema_revision: str | None
     artifact_version: str | None
+    embedding_model: str
+    """``ready``; ``loading`` while the start-up preload runs; ``on first use`` without a preload;
+    ``failed`` if the preload failed (requests then retry the load)."""
     version: str

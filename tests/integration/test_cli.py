@@ -148,6 +148,10 @@ def test_serve_with_no_configuration_then_quickstart_then_reindex(served: Served
         ["bash", "-c", quickstart_script(base)], cwd=cwd, capture_output=True, text=True, timeout=60
     )
     assert result.returncode == 0, result.stderr
+    deadline = time.monotonic() + 60  # serve preloads the embedding model in the background
+    while _get(f"{base}/readyz")[1]["embedding_model"] == "loading" and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert _get(f"{base}/readyz")[1]["embedding_model"] == "ready"
     quick, memory, recs, pairings, key = result.stdout.split("---\n")
     lines = quick.strip().splitlines()
     created = json.loads(lines[0])

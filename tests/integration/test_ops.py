@@ -33,6 +33,7 @@ async def test_healthz_and_readyz(client: Client) -> None:
     assert body["status"] == "ready" and body["database"] == "ok"
     assert body["schema_revision"] is not None
     assert body["artifact_version"] is None
+    assert body["embedding_model"] == "on first use"  # the test settings skip the preload
 
 
 async def test_readyz_reports_unreachable_database(settings: Settings, tmp_path: object) -> None:
