@@ -81,6 +81,33 @@ class ChatService:
                 [FieldProblem("messages", "must end with a user message")],
             )
         query = req.messages[-1]["content"]
+        # The query's embedding (the slowest step) runs while the lookups and the turn's write do.
+        embedding = self.system.memories.embed_query(query)
+        try:
+            user, conv, partner = await self._session_of(req)
+            await self.conversations.add_turns(user, conv, [TurnIn(speaker=OWNER, text=query)])
+            built = await self.system.build(
+                user,
+                query=query,
+                partner=partner,
+                budget_tokens=req.budget_tokens,
+                memories_k=req.memories_k,
+                embedding=embedding,
+            )
+        finally:
+            # On an early error the thread still finishes; its result is then not wanted.
+            embedding.add_done_callback(lambda f: f.cancelled() or f.exception())
+        kept = {p.ref for p in built.rendered.parts_included if p.kind == "memory"}
+        return Prepared(
+            user=user,
+            session=conv,
+            partner=partner,
+            messages=[{"role": "system", "content": built.rendered.text}, *(dict(m) for m in req.messages)],
+            memories_used=tuple(m for m in built.memories if str(m.id) in kept),
+        )
+
+    async def _session_of(self, req: ChatRequest) -> tuple[User, ConversationSession, str]:
+        """The user, the chat's session (new without ``req.session``) and the partner spoken to."""
         user = await self.system.values.users.get_or_create(req.user_id)
         known = await self.conversations.partner_external_ids(user.id)
         if req.session is not None:
@@ -99,22 +126,7 @@ class ChatService:
             conv = await self.conversations.create_session(
                 user, external_id=None, partner_ids=[partner], started_at=None
             )
-        built = await self.system.build(
-            req.user_id,
-            query=query,
-            partner=partner,
-            budget_tokens=req.budget_tokens,
-            memories_k=req.memories_k,
-        )
-        await self.conversations.add_turns(user, conv, [TurnIn(speaker=OWNER, text=query)])
-        kept = {p.ref for p in built.rendered.parts_included if p.kind == "memory"}
-        return Prepared(
-            user=user,
-            session=conv,
-            partner=partner,
-            messages=[{"role": "system", "content": built.rendered.text}, *(dict(m) for m in req.messages)],
-            memories_used=tuple(m for m in built.memories if str(m.id) in kept),
-        )
+        return user, conv, partner
 
     async def _record(self, prepared: Prepared, content: str, status: str = "complete") -> None:
         if content or status != "complete":

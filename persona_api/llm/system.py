@@ -8,8 +8,12 @@ section is empty.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
 
 from persona_api.llm.render import MemoryItem, Rendered, render_system_message
 from persona_api.llm.values import ValueProfiles, Values
@@ -43,8 +47,17 @@ class SystemMessages:
         self.conversations = conversations
         self.summarize = summarize
 
-    async def recall(self, user: User, query: str, *, partner: str | None, k: int) -> list[MemoryItem]:
-        """Memories for ``query``: about the user or ``partner`` when a partner is named."""
+    async def recall(
+        self,
+        user: User,
+        query: str,
+        *,
+        partner: str | None,
+        k: int,
+        embedding: asyncio.Future[NDArray[np.float32]] | None = None,
+    ) -> list[MemoryItem]:
+        """Memories for ``query``: about the user or ``partner`` when a partner is named.
+        ``embedding``: the query's, if the caller started it (:meth:`Memories.embed_query`)."""
         if k == 0:
             return []
         if partner is None:
@@ -54,15 +67,22 @@ class SystemMessages:
         else:
             # A partner memory has never heard of: nothing is about them yet.
             q = Query(text=query, k=k, subject="user")
-        found = await self.memories.search(user, q)
+        found = await self.memories.search(user, q, embedding)
         return [MemoryItem(id=f.item.memory.id, tag=f.item.tag, text=f.item.memory.text) for f in found]
 
     async def build(
-        self, user_id: str, *, query: str, partner: str | None, budget_tokens: int, memories_k: int
+        self,
+        user_id: str | User,
+        *,
+        query: str,
+        partner: str | None,
+        budget_tokens: int,
+        memories_k: int,
+        embedding: asyncio.Future[NDArray[np.float32]] | None = None,
     ) -> SystemMessage:
-        user = await self.values.users.get(user_id)
+        user = user_id if isinstance(user_id, User) else await self.values.users.get(user_id)
         values = await self.values.effective(user, partner=partner)
-        memories = await self.recall(user, query, partner=partner, k=memories_k)
+        memories = await self.recall(user, query, partner=partner, k=memories_k, embedding=embedding)
         summary = tuple(await self.summarize(user)) if self.summarize else ()
         return SystemMessage(
             rendered=render_system_message(values, memories, summary, budget_tokens),

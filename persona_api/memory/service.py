@@ -9,6 +9,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
+import numpy as np
+from numpy.typing import NDArray
 from sqlalchemy import delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -220,10 +222,19 @@ class Memories:
         return out
 
     # --- search ---------------------------------------------------------------------------
-    async def search(self, user: User, query: Query) -> list[Found]:
+    def embed_query(self, text: str) -> asyncio.Future[NDArray[np.float32]]:
+        """Start embedding a query in a worker thread (~10 ms of CPU); pass the future to
+        :meth:`search`, so the caller's own database work overlaps it."""
+        return asyncio.ensure_future(asyncio.to_thread(self.ctx.embedder.encode, [text]))
+
+    async def search(
+        self, user: User, query: Query, embedding: asyncio.Future[NDArray[np.float32]] | None = None
+    ) -> list[Found]:
+        """``embedding``: from :meth:`embed_query` of ``query.text``, when the caller started it."""
         policy = self.ctx.runtime.search
-        # The query embedding (~10 ms of CPU in a worker thread) overlaps the database round trips.
-        embedding = asyncio.ensure_future(asyncio.to_thread(self.ctx.embedder.encode, [query.text]))
+        # The query embedding overlaps the database round trips.
+        if embedding is None:
+            embedding = self.embed_query(query.text)
         try:
             partners = {
                 p.id: p for p in await self.session.scalars(select(Partner).where(Partner.user_id == user.id))
