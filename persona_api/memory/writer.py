@@ -21,7 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from persona_api.memory.embed import to_bytes
-from persona_api.memory.feed import UPSERT, MemoryIndexes, lock_head, record_changes
+from persona_api.memory.feed import UPSERT, MemoryIndexes, lock_head, read_head, record_changes
 from persona_api.memory.index import MemoryIndex, SearchFilter
 from persona_api.memory.tables import Memory, MemoryLink
 from persona_api.store.tables import utcnow
@@ -96,13 +96,16 @@ async def write_memories(
     """Store ``items`` for one user; the caller commits. Returns one result per item, in order.
 
     The database and the index are asked once per batch (not once per memory): the exact and near
-    duplicates, the memories with the same fact keys, and the related memories to link.
+    duplicates, the memories with the same fact keys, and the related memories to link. They are
+    asked before the tenant's write lock is taken, and again under it only if some memory of the
+    tenant changed in between: the lock (on SQLite, the whole database's) is held for the writes
+    alone.
     """
-    await lock_head(session, tenant_id)
-    index = await indexes.current(session, tenant_id)
+    seen = await read_head(session, tenant_id)
     digests = [text_hash(item.text) for item in items]
-    near = await asyncio.to_thread(_neighbours, index, user_id, items, policy)
-    known = await _current_rows(session, user_id, digests, items, near)
+    near, known = await _lookups(session, tenant_id, user_id, items, digests, indexes, policy)
+    if await lock_head(session, tenant_id) != seen:
+        near, known = await _lookups(session, tenant_id, user_id, items, digests, indexes, policy)
 
     results: list[WriteResult] = []
     created: list[tuple[Memory, NewMemory, list[tuple[int, float]]]] = []
@@ -154,6 +157,21 @@ async def write_memories(
     await session.flush()
     await record_changes(session, tenant_id, [(mid, UPSERT) for mid in touched])
     return results
+
+
+async def _lookups(
+    session: AsyncSession,
+    tenant_id: str,
+    user_id: int,
+    items: Sequence[NewMemory],
+    digests: list[str],
+    indexes: MemoryIndexes,
+    policy: WritePolicy,
+) -> tuple[list[tuple[list[tuple[int, float]], list[tuple[int, float]]]], list[Memory]]:
+    """What the batch's writes depend on: each item's near neighbours, and the current rows."""
+    index = await indexes.current(session, tenant_id)
+    near = await asyncio.to_thread(_neighbours, index, user_id, items, policy)
+    return near, await _current_rows(session, user_id, digests, items, near)
 
 
 def _neighbours(
