@@ -2,17 +2,21 @@
 
     OPENBLAS_NUM_THREADS=1 HF_HUB_OFFLINE=1 python bench/chat_overhead.py \
         [--database-url URL] [--workdir DIR] [--requests N] [--users N] [--extraction llm|rules]
+        [--worker process|inline] [--clients 1,16]
 
 1. An instant OpenAI-compatible LLM runs as a second subprocess of this script (``--serve-llm``):
    chat requests get "OK." at once (JSON or server-sent events); memory-extraction requests get one
    memory quoting the turn, so the background extraction worker does its real work (embedding,
    deduplication, writing) while the chats are measured.
-2. The real API runs as a subprocess (``python -m persona_api serve``) pointed at it. Each of
+2. The real API runs as a subprocess (``python -m persona_api serve``, which starts its extraction
+   worker as a process of its own unless ``--worker inline``) pointed at it. Each of
    ``--users`` users gets a value profile and ``--memories`` memories, and one chat session.
 3. Measure ``POST /v1/users/{id}/chat`` (render the system message with retrieval, record the user's
    turn, call the LLM, record the reply) with 1 and 16 concurrent clients, plain and streamed, and
    as baselines the bare round trip to the instant LLM and ``POST .../system-message`` alone
    (rendering with retrieval, no recording). Client, API and LLM share the 2 cores.
+4. With LLM extraction, how many turns were still queued when the runs ended, and how long the
+   worker took to extract them.
 
 The overhead is the chat latency minus the bare LLM round trip. Target: overhead p95 under 40 ms.
 Prints a table, and as the last line one JSON object with the headline figures. Nothing is asserted.
@@ -21,6 +25,7 @@ Prints a table, and as the last line one JSON object with the headline figures. 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import subprocess
 import sys
@@ -185,13 +190,20 @@ async def measure(base: str, llm: str, key: str, args: argparse.Namespace) -> di
         await drive(chat(False), 30, 1, 60)  # warm-up: connections, the embedding model, caches
         runs = {"bare LLM round trip, 1 client": await drive(bare, args.requests, 1, args.time_limit)}
         runs["system message only, 1 client"] = await drive(render, args.requests, 1, args.time_limit)
-        for clients in (1, 16):
+        for clients in args.clients:
             for stream in (False, True):
-                name = f"chat{' stream' if stream else ''}, {clients} client{'s' if clients > 1 else ''}"
+                name = f"chat{' stream' if stream else ''}, {plural(clients)}"
                 progress(name)
                 runs[name] = await drive(chat(stream), args.requests, clients, args.time_limit)
-        runs["bare LLM round trip, 16 clients"] = await drive(bare, args.requests, 16, args.time_limit)
+            if clients > 1:
+                runs[f"bare LLM round trip, {plural(clients)}"] = await drive(
+                    bare, args.requests, clients, args.time_limit
+                )
         return runs
+
+
+def plural(clients: int) -> str:
+    return f"{clients} client{'s' if clients > 1 else ''}"
 
 
 async def run(workdir: Path, args: argparse.Namespace) -> dict[str, Run]:
@@ -202,6 +214,7 @@ async def run(workdir: Path, args: argparse.Namespace) -> dict[str, Run]:
             "PERSONA_LLM_BASE_URL": llm,
             "PERSONA_LLM_MODEL": "instant",
             "PERSONA_LLM_EXTRACT_MEMORIES": "true" if args.extraction == "llm" else "false",
+            "PERSONA_LLM_EXTRACT_WORKER": args.worker,
         }
         with serving(workdir, url, admin_token, env) as (base, startup):
             progress(f"server up in {startup:.1f} s at {base}; instant LLM at {llm}")
@@ -212,11 +225,39 @@ async def run(workdir: Path, args: argparse.Namespace) -> dict[str, Run]:
                 key = checked(await admin.post(f"/v1/admin/tenants/{tenant}/keys", json={"name": "bench"}))[
                     "key"
                 ]
-            return await measure(base, llm, key, args)
+            runs = await measure(base, llm, key, args)
+            if args.extraction == "llm":
+                args.backlog = await drain_time(url)
+            return runs
+
+
+async def drain_time(url: str, within: float = 600.0) -> tuple[int, float]:
+    """Turns still queued for extraction when the measurements end, and the seconds until the
+    worker has extracted them all (does it keep up?)."""
+    from sqlalchemy import text
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    engine = create_async_engine(url)
+    pending = text("SELECT count(*) FROM memory_extractions WHERE status = 'pending'")
+    try:
+        started = time.perf_counter()
+        async with engine.connect() as conn:
+            first = int((await conn.execute(pending)).scalar_one())
+        left = first
+        while left and time.perf_counter() - started < within:
+            await asyncio.sleep(0.5)
+            async with engine.connect() as conn:
+                left = int((await conn.execute(pending)).scalar_one())
+        return first, time.perf_counter() - started if not left else float("inf")
+    finally:
+        await engine.dispose()
 
 
 def report(runs: dict[str, Run], args: argparse.Namespace) -> dict[str, Any]:
-    print(f"\nchat overhead against an instant LLM, code {code_version()}, extraction: {args.extraction}")
+    print(
+        f"\nchat overhead against an instant LLM, code {code_version()}, extraction: {args.extraction}"
+        f" ({args.worker} worker)"
+    )
     print(f"{'request':<34}{'n':>6}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'req/s':>8}{'errors':>8}")
     for name, r in runs.items():
         print(
@@ -225,15 +266,19 @@ def report(runs: dict[str, Run], args: argparse.Namespace) -> dict[str, Any]:
         )
         for error in r.errors[:3]:
             print(f"    error: {error}")
-    out: dict[str, Any] = {"extraction": args.extraction}
-    for clients in (1, 16):
-        bare = runs[f"bare LLM round trip, {clients} client{'s' if clients > 1 else ''}"]
+    out: dict[str, Any] = {"extraction": args.extraction, "worker": args.worker}
+    for clients in args.clients:
+        bare = runs[f"bare LLM round trip, {plural(clients)}"]
         for stream in (False, True):
-            r = runs[f"chat{' stream' if stream else ''}, {clients} client{'s' if clients > 1 else ''}"]
+            r = runs[f"chat{' stream' if stream else ''}, {plural(clients)}"]
             tag = f"{'stream_' if stream else ''}{clients}c"
             out[f"overhead_p50_ms_{tag}"] = round(r.pct(50) - bare.pct(50), 2)
             out[f"overhead_p95_ms_{tag}"] = round(r.pct(95) - bare.pct(50), 2)
     out["target_p95_ms"] = 40
+    if getattr(args, "backlog", None):
+        queued, seconds = args.backlog
+        print(f"extraction backlog when the runs ended: {queued} turns, extracted {seconds:.1f} s later")
+        out["extraction_backlog_turns"], out["extraction_drain_s"] = queued, round(seconds, 1)
     return out
 
 
@@ -247,6 +292,18 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=16)
     parser.add_argument("--memories", type=int, default=40, help="memories seeded per user")
     parser.add_argument("--extraction", choices=("llm", "rules"), default="llm")
+    parser.add_argument(
+        "--worker",
+        choices=("process", "inline"),
+        default="process",
+        help="where LLM extraction runs (PERSONA_LLM_EXTRACT_WORKER; default process)",
+    )
+    parser.add_argument(
+        "--clients",
+        type=lambda v: [int(c) for c in v.split(",")],
+        default=[1, 16],
+        help="concurrent clients of each chat run, comma-separated (default 1,16)",
+    )
     parser.add_argument("--time-limit", type=float, default=90.0, help="seconds per measured run")
     parser.add_argument("--serve-llm", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()

@@ -56,7 +56,7 @@ from persona_api.memory.artifacts import MemorySnapshots
 from persona_api.memory.context import MemoryRuntime
 from persona_api.memory.embed import BatchingEmbedder, Embedder, MiniLMEmbedder
 from persona_api.memory.extract import RuleExtractor
-from persona_api.memory.extraction import ExtractionPolicy, ExtractionQueue, ExtractionWorker
+from persona_api.memory.extraction import ExtractionQueue, ExtractionWorker, extraction_policy
 from persona_api.memory.feed import MemoryIndexes, Snapshot
 from persona_api.memory.llm_extract import LLMExtractor
 from persona_api.memory.userdata import MemoryUserData
@@ -162,11 +162,7 @@ def create_app(
         queue=queue or ExtractionQueue(),
         llm=LLMExtractor(llm) if queue is not None and llm is not None else None,
         fallback=memory.extractor,
-        policy=ExtractionPolicy(
-            max_attempts=settings.llm_extract_attempts,
-            retry_base=settings.llm_extract_retry_seconds,
-            poll=settings.llm_extract_poll_seconds,
-        ),
+        policy=extraction_policy(settings),
     )
 
     def rec_models() -> RecModels | None:
@@ -226,8 +222,14 @@ def create_app(
             else None
         )
         # Without an LLM the worker only drains turns an earlier LLM-configured run left queued.
+        # With one, it runs here only when asked to (inline): by default `serve` starts it as a
+        # process of its own, so its embedding and writes do not hold this process's event loop.
         extracting = asyncio.create_task(
-            extraction.run() if queue is not None else extraction.drain_leftovers()
+            extraction.drain_leftovers()
+            if queue is None
+            else extraction.run()
+            if settings.llm_extract_worker == "inline"
+            else asyncio.sleep(0)
         )
         log.info(
             "app.started",

@@ -1,8 +1,9 @@
-"""The ``persona-api`` command: serve, migrate, reindex, demo."""
+"""The ``persona-api`` command: serve, worker, migrate, reindex, demo."""
 
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from collections.abc import Sequence
 
@@ -15,14 +16,31 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
     from persona_api.app import create_app
+    from persona_api.memory.worker import worker_process
     from persona_api.store import migrate
 
     settings = settings.with_overrides(host=args.host or settings.host, port=args.port or settings.port)
     if settings.auto_migrate:
         migrate.upgrade(settings.database_url)
     app = create_app(settings)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, access_log=False, lifespan="on")
+    # uvicorn re-raises the SIGTERM it handled once it has shut down; exiting through Python (not
+    # the default handler) lets the block below stop the extraction worker.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    with worker_process(settings):
+        uvicorn.run(
+            app, host=settings.host, port=settings.port, log_config=None, access_log=False, lifespan="on"
+        )
     return 0
+
+
+def _worker(settings: Settings, args: argparse.Namespace) -> int:
+    from persona_api.memory.worker import main as worker_main
+
+    try:
+        return worker_main(settings, exit_with=args.exit_with)
+    except ConfigurationError as exc:
+        print(f"persona-api worker: {exc.detail}", file=sys.stderr)
+        return 2
 
 
 def _migrate(settings: Settings, args: argparse.Namespace) -> int:
@@ -74,6 +92,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", help="bind address (default PERSONA_HOST or 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port (default PERSONA_PORT or 8000)")
     serve.set_defaults(handler=_serve)
+    worker = sub.add_parser(
+        "worker", help="extract memories from queued turns with the LLM (serve starts one by default)"
+    )
+    worker.add_argument("--exit-with", type=int, metavar="PID", help=argparse.SUPPRESS)
+    worker.set_defaults(handler=_worker)
     mig = sub.add_parser("migrate", help="apply database migrations")
     mig.add_argument("--revision", default="head", help="target revision (default head)")
     mig.add_argument("--downgrade", metavar="REVISION", help="revert to REVISION instead (e.g. base)")

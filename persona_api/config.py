@@ -17,6 +17,9 @@ from persona_api.errors import ConfigurationError
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./var/persona.db"
 
 
+EXTRACTION_WORKERS = ("process", "inline", "external")
+
+
 @dataclass(frozen=True, kw_only=True)
 class Settings:
     """Runtime configuration of the API, the CLI and the re-index job.
@@ -81,8 +84,14 @@ class Settings:
     """LLM attempts per turn before the rules extract it instead (the failure stays recorded)."""
     llm_extract_retry_seconds: float = 10.0
     """Wait before a turn's second LLM attempt; doubles per attempt, at most 10 minutes."""
-    llm_extract_poll_seconds: float = 5.0
-    """How often the extraction worker looks for due turns queued by other replicas or retries."""
+    llm_extract_poll_seconds: float = 1.0
+    """How often the extraction worker looks for due turns (queued by another process, or retries)."""
+    llm_extract_concurrency: int = 4
+    """LLM extraction calls the worker makes at once (1: one turn after another, in queue order)."""
+    llm_extract_worker: str = "process"
+    """Where LLM memory extraction runs: ``process`` (``serve`` starts ``persona-api worker`` beside the
+    API and restarts it if it dies), ``inline`` (a task inside the API process) or ``external``
+    (run ``persona-api worker`` yourself, e.g. as its own container)."""
 
     @property
     def is_sqlite(self) -> bool:
@@ -174,6 +183,10 @@ def _validate(s: Settings) -> None:
 
 
 def _validate_llm(s: Settings) -> None:
+    if s.llm_extract_worker not in EXTRACTION_WORKERS:
+        raise ConfigurationError("PERSONA_LLM_EXTRACT_WORKER must be process, inline or external")
+    if s.llm_extract_concurrency < 1:
+        raise ConfigurationError("PERSONA_LLM_EXTRACT_CONCURRENCY must be >= 1")
     if s.llm_base_url is not None:
         if not s.llm_base_url.startswith(("http://", "https://")):
             raise ConfigurationError("PERSONA_LLM_BASE_URL must start with http:// or https://")

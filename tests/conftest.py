@@ -68,6 +68,7 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
         artifact_poll_seconds=0,
         log_json=True,
         preload_models=False,
+        llm_extract_worker="inline",  # the API process drains its own queue (tests wait on it)
     )
 
 

@@ -20,13 +20,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
+import numpy as np
+from numpy.typing import NDArray
 from sqlalchemy import CursorResult, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from persona_api.config import Settings
 from persona_api.errors import PersonaError
 from persona_api.memory.context import MemoryRuntime, owner_name
 from persona_api.memory.extract import Extractor, MemoryCandidate, TurnInput
-from persona_api.memory.feed import lock_head
 from persona_api.memory.llm_extract import ExtractionFailed, LLMExtractor
 from persona_api.memory.tables import ConversationSession, MemoryExtraction, Partner, Turn
 from persona_api.memory.writer import NewMemory, write_memories
@@ -47,9 +49,21 @@ class ExtractionPolicy:
     """How long a claim is exclusive; longer than one LLM call with all its client-side retries."""
     poll: float = 5.0
     batch: int = 8
+    concurrency: int = 4
+    """LLM calls in flight at once for one claimed batch (1: in claim order)."""
 
     def backoff(self, attempt: int) -> float:
         return min(self.retry_cap, self.retry_base * 2.0 ** max(0, attempt - 1))
+
+
+def extraction_policy(settings: Settings) -> ExtractionPolicy:
+    """The worker's schedule from ``PERSONA_LLM_EXTRACT_*``."""
+    return ExtractionPolicy(
+        max_attempts=settings.llm_extract_attempts,
+        retry_base=settings.llm_extract_retry_seconds,
+        poll=settings.llm_extract_poll_seconds,
+        concurrency=settings.llm_extract_concurrency,
+    )
 
 
 class ExtractionQueue:
@@ -94,6 +108,16 @@ class _Loaded:
     turn: TurnInput
     participants: tuple[str, ...]
     partner_ids: dict[str, int]
+
+
+@dataclass(frozen=True)
+class _Extracted:
+    job_id: int
+    attempt: int
+    loaded: _Loaded
+    candidates: list[MemoryCandidate]
+    status: str
+    error: str | None
 
 
 class ExtractionWorker:
@@ -150,10 +174,38 @@ class ExtractionWorker:
         return total
 
     async def drain_once(self) -> int:
-        """Claim up to ``batch`` due rows and process them one by one; returns how many."""
+        """Claim up to ``batch`` due rows and process them together; returns how many.
+
+        The LLM is asked about every claimed turn at once, and all their memories are embedded in
+        one model call (a batch costs little more than a single sentence); each turn's memories
+        are then written in a transaction of its own.
+        """
         claimed = await self._claim()
-        for job_id, attempt in claimed:
-            await self._process(job_id, attempt)
+        slots = asyncio.Semaphore(max(1, self.policy.concurrency))
+
+        async def extract(job_id: int, attempt: int) -> _Extracted | None:
+            async with slots:
+                return await self._extract(job_id, attempt)
+
+        extracted = await asyncio.gather(*(extract(job_id, attempt) for job_id, attempt in claimed))
+        ready = [e for e in extracted if e is not None]
+        texts = [c.text for e in ready for c in e.candidates]
+        vectors = (
+            await asyncio.to_thread(self.runtime.embedder.encode, texts)
+            if texts
+            else np.zeros((0, self.runtime.embedder.dim), dtype=np.float32)
+        )
+        start = 0
+        for e in ready:
+            end = start + len(e.candidates)
+            try:
+                await self._write(e, vectors[start:end])
+            except Exception:
+                log.exception("memory_extraction.write_failed", extra={"job": e.job_id})
+                await self._retry_later(
+                    e.job_id, e.attempt, "the memories could not be written", floor=self.policy.poll
+                )
+            start = end
         return len(claimed)
 
     async def _claim(self) -> list[tuple[int, int]]:
@@ -196,11 +248,13 @@ class ExtractionWorker:
             await s.commit()
         return claimed
 
-    async def _process(self, job_id: int, attempt: int) -> None:
+    async def _extract(self, job_id: int, attempt: int) -> _Extracted | None:
+        """The memories of one claimed turn, by the LLM or, after its last attempt, by the rules;
+        None when there is nothing to write now (the turn is gone, or it waits for a retry)."""
         async with self.sessions() as s:
             loaded = await _load(s, job_id)
         if loaded is None:
-            return  # the user or the turn was deleted meanwhile
+            return None  # the user or the turn was deleted meanwhile
         candidates: list[MemoryCandidate] | None = None
         error: str | None = None
         if self.llm is not None and attempt <= self.policy.max_attempts:
@@ -214,18 +268,10 @@ class ExtractionWorker:
                 log.warning("memory_extraction.failed", extra={"job": job_id, "attempt": attempt})
                 if attempt < self.policy.max_attempts:
                     await self._retry_later(job_id, attempt, error)
-                    return
-        status = DONE
+                    return None
         if candidates is None:
-            candidates = self.fallback.extract([loaded.turn])
-            status = FALLBACK
-        try:
-            await self._write(job_id, loaded, candidates, status, error)
-        except Exception:
-            log.exception("memory_extraction.write_failed", extra={"job": job_id})
-            await self._retry_later(
-                job_id, attempt, "the memories could not be written", floor=self.policy.poll
-            )
+            return _Extracted(job_id, attempt, loaded, self.fallback.extract([loaded.turn]), FALLBACK, error)
+        return _Extracted(job_id, attempt, loaded, candidates, DONE, error)
 
     async def _retry_later(self, job_id: int, attempt: int, error: str, *, floor: float = 0.0) -> None:
         now = self.clock()
@@ -241,12 +287,10 @@ class ExtractionWorker:
             )
             await s.commit()
 
-    async def _write(
-        self, job_id: int, loaded: _Loaded, candidates: list[MemoryCandidate], status: str, error: str | None
-    ) -> None:
-        vectors = await asyncio.to_thread(self.runtime.embedder.encode, [c.text for c in candidates])
+    async def _write(self, extracted: _Extracted, vectors: NDArray[np.float32]) -> None:
+        job_id, loaded, candidates = extracted.job_id, extracted.loaded, extracted.candidates
+        status, error = extracted.status, extracted.error
         async with self.sessions() as s:
-            await lock_head(s, loaded.tenant_id)  # serialises with user deletion and other writers
             job = await s.get(MemoryExtraction, job_id)
             turn = await s.get(Turn, job.turn_id) if job is not None else None
             if job is None or turn is None or job.status != PENDING:
@@ -272,6 +316,14 @@ class ExtractionWorker:
                 indexes=self.runtime.indexes,
                 policy=self.runtime.policy,
             )
+            # write_memories holds the tenant's lock now: it serialises this write with the user's
+            # deletion and with another worker whose lease on the row ran out.
+            still = await s.scalar(
+                select(MemoryExtraction.status).where(MemoryExtraction.id == job_id).with_for_update()
+            )
+            if still != PENDING:
+                await s.rollback()
+                return
             turn.extracted_by = "llm" if status == DONE else "rules"
             job.status = status
             if error:  # a success after failures keeps the last failure on record

@@ -45,6 +45,7 @@ async def serving(
             "llm_backoff_cap_seconds": 0.05,
             "llm_extract_retry_seconds": 0.0,
             "llm_extract_poll_seconds": 0.05,
+            "llm_extract_concurrency": 1,  # the fake LLM answers in order: one turn at a time
             **overrides,
         }
     )
@@ -182,12 +183,15 @@ async def test_upstream_failures_are_recorded_and_retried(
     settings: Settings, embedder: MiniLMEmbedder, llm_server: FakeLLM, database_url: str
 ) -> None:
     good = Reply(content=answer(("Caroline moved to Lisbon.", "Caroline", "event")))
-    # Turn 1: the client's own retry absorbs one 503. Turn 2: two 503s fail its first attempt.
+    # One turn: the client's own retry absorbs one 503. The other: two 503s fail its first attempt.
+    # (The worker asks about both turns at once, so which turn meets which reply may vary.)
     llm_server.queue(Reply(status=503), Reply(content=answer()), Reply(status=503), Reply(status=503), good)
-    async with serving(settings, embedder, llm_server, llm_max_retries=1) as client:
+    async with serving(
+        settings, embedder, llm_server, llm_max_retries=1, llm_extract_concurrency=4
+    ) as client:
         tenant = await new_tenant(client)
         await conversation(client, tenant, LISBON)
-        rows = await settled(database_url, tenant, 2)
+        rows = sorted(await settled(database_url, tenant, 2), key=lambda r: r.attempts)
         assert [(r.status, r.attempts) for r in rows] == [("done", 1), ("done", 2)]
         assert rows[0].last_error is None and "HTTP 503" in rows[1].last_error
         assert await memories(client, tenant) == [("Caroline moved to Lisbon.", "Caroline")]

@@ -46,6 +46,9 @@ def test_values_are_parsed_by_type() -> None:
         ({"PERSONA_ADMIN_TOKEN": "short"}, "PERSONA_ADMIN_TOKEN"),
         ({"PERSONA_DATABSE_URL": "sqlite+aiosqlite://"}, "PERSONA_DATABSE_URL"),
         ({"PERSONA_KEEP_VERSIONS": "0"}, "PERSONA_KEEP_VERSIONS"),
+        ({"PERSONA_AUTH_CACHE_SECONDS": "-1"}, "PERSONA_AUTH_CACHE_SECONDS"),
+        ({"PERSONA_LLM_EXTRACT_WORKER": "thread"}, "PERSONA_LLM_EXTRACT_WORKER"),
+        ({"PERSONA_LLM_EXTRACT_CONCURRENCY": "0"}, "PERSONA_LLM_EXTRACT_CONCURRENCY"),
     ],
 )
 def test_bad_values_fail_fast_naming_the_variable(env: dict[str, str], named: str) -> None:
