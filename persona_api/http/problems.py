@@ -14,6 +14,7 @@ from typing import Any
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.types import ExceptionHandlersMap
+from sqlalchemy.exc import DBAPIError
 
 from persona_api import errors
 from persona_api.http.requestid import current_request_id
@@ -155,7 +156,21 @@ def _http(request: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[
     return problem(request, status, detail, headers=headers)
 
 
+def _database_busy(exc: Exception) -> bool:
+    """SQLite's write lock stayed taken past its busy timeout: the write was not made."""
+    return isinstance(exc, DBAPIError) and "database is locked" in str(exc.orig)
+
+
 def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
+    if _database_busy(exc):
+        log.warning("request.database_busy", extra={"method": request.method, "path": request.url.path})
+        return problem(
+            request,
+            503,
+            "the database stayed busy with other writes and this one timed out (it was not made); retry",
+            code="database-busy",
+            headers={"Retry-After": "1"},
+        )
     log.error(
         "request.failed",
         exc_info=exc,
