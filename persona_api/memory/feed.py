@@ -64,12 +64,12 @@ async def lock_head(session: AsyncSession, tenant_id: str) -> int:
     """
     dialect = session.bind.dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    await session.execute(insert(MemoryHead).values(tenant_id=tenant_id, seq=0).on_conflict_do_nothing())
+    # One statement: create the row if needed, else "update" it to itself, which takes its lock.
+    upsert = insert(MemoryHead).values(tenant_id=tenant_id, seq=0)
     seq = await session.scalar(
-        update(MemoryHead)
-        .where(MemoryHead.tenant_id == tenant_id)
-        .values(seq=MemoryHead.seq)
-        .returning(MemoryHead.seq)
+        upsert.on_conflict_do_update(
+            index_elements=[MemoryHead.tenant_id], set_={"seq": MemoryHead.seq}
+        ).returning(MemoryHead.seq)
     )
     return int(seq or 0)
 
