@@ -185,16 +185,25 @@ class Conversations:
         position = (
             await self.session.scalar(select(func.max(Turn.position)).where(Turn.session_id == conv.id)) or 0
         )
-        previous = [
-            (names.display(t.speaker_partner_id), t.text, t.external_id)
-            for t in reversed(
-                (
-                    await self.session.scalars(
-                        select(Turn).where(Turn.session_id == conv.id).order_by(Turn.position.desc()).limit(2)
-                    )
-                ).all()
-            )
-        ]
+        queue = self.ctx.runtime.queue
+        # The inline extractor sees the two turns before each new one (the queue's worker reads them).
+        previous = (
+            []
+            if queue is not None
+            else [
+                (names.display(t.speaker_partner_id), t.text, t.external_id)
+                for t in reversed(
+                    (
+                        await self.session.scalars(
+                            select(Turn)
+                            .where(Turn.session_id == conv.id)
+                            .order_by(Turn.position.desc())
+                            .limit(2)
+                        )
+                    ).all()
+                )
+            ]
+        )
         accepted: list[Turn] = []
         inputs: list[TurnInput] = []
         for item in batch:
@@ -233,7 +242,6 @@ class Conversations:
             previous.append((speaker, turn.text, turn.external_id))
         self.session.add_all(accepted)
         skipped = [t.id for t in batch if t.id is not None and t.id in existing]
-        queue = self.ctx.runtime.queue
         if queue is not None:  # an LLM extracts off the request path (persona_api.memory.extraction)
             await self.session.flush()
             complete = [t for t in accepted if t.status == "complete"]
