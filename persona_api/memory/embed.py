@@ -51,17 +51,32 @@ class MiniLMEmbedder:
             return self._model
 
     def encode(self, texts: Sequence[str]) -> NDArray[np.float32]:
+        """The model's own pipeline (BERT, mean over the real tokens, L2 norm), run directly: for one
+        short sentence, ``SentenceTransformer.encode``'s bookkeeping costs ~2 ms of ~13."""
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
+        import torch
+
         model = self._model or self._load()
-        vectors = model.encode(
-            list(texts),
-            batch_size=self.batch_size,
-            normalize_embeddings=True,
-            convert_to_numpy=True,
-            show_progress_bar=False,
-        )
-        return np.ascontiguousarray(vectors, dtype=np.float32)
+        bert, tokenizer = model[0].auto_model, model.tokenizer
+        # Longest first, as sentence-transformers does, so each batch pads little.
+        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+        out = np.empty((len(texts), self.dim), dtype=np.float32)
+        with torch.inference_mode():
+            for start in range(0, len(order), self.batch_size):
+                rows = order[start : start + self.batch_size]
+                features = tokenizer(
+                    [texts[i] for i in rows],
+                    padding=True,
+                    truncation=True,
+                    max_length=model.max_seq_length,
+                    return_tensors="pt",
+                )
+                hidden = bert(**features).last_hidden_state
+                mask = features["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+                mean = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
+                out[rows] = torch.nn.functional.normalize(mean, p=2, dim=1).numpy()
+        return out
 
 
 class _Request:

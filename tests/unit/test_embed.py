@@ -55,3 +55,21 @@ def test_a_failing_batch_fails_its_callers_and_the_worker_survives() -> None:
 def test_vectors_round_trip_through_bytes() -> None:
     vector = np.array([0.25, -1.5, 3.0], dtype=np.float32)
     assert np.array_equal(from_bytes(to_bytes(vector)), vector)
+
+
+def test_the_direct_pipeline_matches_sentence_transformers() -> None:
+    from persona_api.memory.embed import MiniLMEmbedder
+
+    embedder = MiniLMEmbedder(batch_size=3)
+    texts = [
+        "Hi!",
+        "Caroline moved to Lisbon last month and started a new job as a nurse on night shifts.",
+        "What should I read next?",
+        "",
+        "word " * 400,  # longer than the model's 256 tokens: truncated alike
+    ]
+    ours = embedder.encode(texts)
+    reference = embedder._load().encode(texts, normalize_embeddings=True, convert_to_numpy=True)
+    assert ours.shape == (len(texts), 384) and ours.dtype == np.float32
+    np.testing.assert_allclose(ours, reference, atol=2e-6)
+    np.testing.assert_allclose(np.linalg.norm(ours, axis=1), 1.0, rtol=1e-5)
