@@ -10,6 +10,7 @@ first chunk are still problem+json; a failure mid-stream ends it with ``event: e
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import AsyncIterator
 from dataclasses import asdict
 from typing import Any
@@ -22,11 +23,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from persona_api.errors import PersonaError
 from persona_api.http.chat_schemas import AssistantMessage, ChatIn, ChatOut, MemoryUsed, UsageOut
+from persona_api.http.problems import BUSY_DETAIL, database_busy
+from persona_api.http.requestid import current_request_id
 from persona_api.http.system_message import provide_system_messages
 from persona_api.llm.chat import ChatRequest, ChatService, Prepared
 from persona_api.llm.protocol import Chunk
 from persona_api.memory.context import MemoryContext
 from persona_api.memory.conversations import Conversations
+
+log = logging.getLogger("persona_api.http.chat")
 
 
 async def provide_chat(
@@ -118,6 +123,19 @@ class ChatController(Controller):
                     yield _chunk_event(chunk, model)
             except PersonaError as exc:
                 yield _event({"type": exc.code, "detail": exc.detail}, "error")
+                return
+            except Exception as exc:  # e.g. the reply could not be recorded: say so, do not just hang up
+                if database_busy(exc):
+                    yield _event(
+                        {"type": "database-busy", "detail": "the reply was relayed but " + BUSY_DETAIL},
+                        "error",
+                    )
+                    return
+                log.error("chat.stream_failed", exc_info=exc)
+                detail = "an internal error occurred after the reply was relayed; quote the request_id"
+                yield _event(
+                    {"type": "internal", "detail": detail, "request_id": current_request_id()}, "error"
+                )
                 return
             yield b"data: [DONE]\n\n"
 

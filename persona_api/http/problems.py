@@ -156,18 +156,21 @@ def _http(request: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[
     return problem(request, status, detail, headers=headers)
 
 
-def _database_busy(exc: Exception) -> bool:
+BUSY_DETAIL = "the database stayed busy with other writes and this one timed out (it was not made); retry"
+
+
+def database_busy(exc: BaseException) -> bool:
     """SQLite's write lock stayed taken past its busy timeout: the write was not made."""
     return isinstance(exc, DBAPIError) and "database is locked" in str(exc.orig)
 
 
 def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
-    if _database_busy(exc):
+    if database_busy(exc):
         log.warning("request.database_busy", extra={"method": request.method, "path": request.url.path})
         return problem(
             request,
             503,
-            "the database stayed busy with other writes and this one timed out (it was not made); retry",
+            BUSY_DETAIL,
             code="database-busy",
             headers={"Retry-After": "1"},
         )

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
+from sqlalchemy.exc import OperationalError
 
 from persona_api.app import create_app
 from persona_api.config import Settings
+from persona_api.llm.chat import ChatService, Prepared
 from persona_api.llm.render import BASE_INSTRUCTIONS
 from persona_api.memory.embed import MiniLMEmbedder
 from tests.conftest import TenantKey, new_tenant
@@ -202,3 +205,26 @@ async def test_a_partner_outside_the_session_is_422_before_any_upstream_call(
     assert response.json()["errors"][0]["field"] == "partner"
     assert len(llm_server.requests) == 1
     assert len(await turns(llm_client, tenant, session)) == 2
+
+
+async def test_a_stream_whose_reply_cannot_be_recorded_ends_with_an_error_event(
+    llm_client: Client, llm_server: FakeLLM, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tenant = await new_tenant(llm_client)
+
+    async def busy(self: ChatService, prepared: Prepared, content: str, status: str = "complete") -> None:
+        raise OperationalError("INSERT INTO turns ...", {}, sqlite3.OperationalError("database is locked"))
+
+    monkeypatch.setattr(ChatService, "_record", busy)
+    llm_server.queue(Reply(content="all of it"))
+    response = await llm_client.post(
+        "/v1/users/ada/chat",
+        json={"messages": [{"role": "user", "content": "go"}], "stream": True},
+        headers=tenant.headers,
+    )
+    assert response.status_code == 200
+    events = [e for e in response.text.split("\n\n") if e]
+    assert "all" in response.text  # the reply itself was relayed
+    assert events[-1].startswith("event: error\n") and "[DONE]" not in response.text
+    error = json.loads(events[-1].split("data: ", 1)[1])
+    assert error["type"] == "database-busy" and "retry" in error["detail"]
