@@ -200,8 +200,29 @@ class ValueProfiles:
 
     async def effective(self, user: User, *, partner: str | None = None) -> Values | None:
         """The user's values, with ``partner``'s override merged in when there is one."""
-        base = await self.find(user)
-        return merge(base, await self.find(user, partner=partner)) if partner else base
+        if not partner:
+            return await self.find(user)
+
+        def newest(who: str | None) -> Any:
+            return (
+                select(ValueProfile.id)
+                .where(*self._where(user, who))
+                .order_by(ValueProfile.version.desc())
+                .limit(1)
+                .scalar_subquery()
+            )
+
+        # Both newest versions (the user's own and the partner's override) in one round trip.
+        rows = {
+            r.partner: r
+            for r in await self.session.scalars(
+                select(ValueProfile).where(ValueProfile.id.in_([newest(None), newest(partner)]))
+            )
+        }
+        base, override = rows.get(""), rows.get(partner)
+        return merge(
+            _values(base) if base is not None else None, _values(override) if override is not None else None
+        )
 
     async def history(
         self, user_id: str, *, partner: str | None = None, limit: int, offset: int
