@@ -239,7 +239,7 @@ class Memories:
             partners = {
                 p.id: p for p in await self.session.scalars(select(Partner).where(Partner.user_id == user.id))
             }
-            flt = await self._filter(user, query)
+            flt = await self._filter(user, query, partners)
             named = (
                 _named_subjects(user, partners.values(), query.text) if policy.subject_boost > 0 else set()
             )
@@ -302,15 +302,22 @@ class Memories:
         )
         return {h: [i for i in targets if i in rows] for h, targets in by_hit.items()}, rows
 
-    async def _filter(self, user: User, query: Query) -> SearchFilter:
+    async def _filter(self, user: User, query: Query, partners: dict[int, Partner]) -> SearchFilter:
+        """``partners``: all of the user's (id -> partner), already loaded by the caller."""
+        by_external = {p.external_id: p for p in partners.values()}
+
+        def partner_id(external_id: str, field: str) -> int:
+            found = by_external.get(external_id)
+            if found is None:
+                problem = FieldProblem(field, f"no partner {external_id!r}")
+                raise InvalidInput(f"unknown partner {external_id!r}", [problem])
+            return found.id
+
         subjects: set[int] = set()
         if query.partner:
-            subjects.add((await self._partner(user, query.partner, "partner")).id)
+            subjects.add(partner_id(query.partner, "partner"))
         if query.subject:
-            if query.subject == "user":
-                subjects.add(0)
-            else:
-                subjects.add((await self._partner(user, query.subject, "subject")).id)
+            subjects.add(0 if query.subject == "user" else partner_id(query.subject, "subject"))
         sessions = None
         if query.session:
             sessions = frozenset({(await self._session(user, query.session, "session")).id})
