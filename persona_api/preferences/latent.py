@@ -180,13 +180,17 @@ def _hessians(z: NDArray[np.float64], curvature: NDArray[np.float64]) -> NDArray
     return result
 
 
-def fit_mixture(evidence: Evidence, components: Sequence[Component]) -> Latent:
+def fit_mixture(
+    evidence: Evidence, components: Sequence[Component], start: Latent | None = None
+) -> Latent:
     """The posterior under a mixture-of-Gaussians prior, moment-matched to one Gaussian.
 
     Each component gets its own Laplace fit; its posterior probability is its prior weight times
     its Laplace evidence ``exp(-objective) * sqrt(|precision| / |Hessian|)``. Users of a
     population that falls into groups are told apart from a few comparisons this way, where a
-    single Gaussian prior would average the groups.
+    single Gaussian prior would average the groups. ``start``: the user's previous posterior;
+    its modes (one per component) are where the search begins, which after one new comparison is
+    a step or two from the new ones (each component's objective is convex: same optimum).
     """
     if len(components) == 1:
         only = components[0]
@@ -197,7 +201,10 @@ def fit_mixture(evidence: Evidence, components: Sequence[Component]) -> Latent:
     if evidence.n == 0:
         modes, hessians, values = mu, precision, np.zeros(len(components))
     else:
-        modes, hessians, values = _modes(evidence, mu, precision)
+        begin = np.asarray(start.modes, dtype=np.float64) if start is not None and start.modes else None
+        modes, hessians, values = _modes(
+            evidence, mu, precision, begin if begin is not None and begin.shape == mu.shape else None
+        )
     _, log_det_prior = np.linalg.slogdet(precision)
     _, log_det_post = np.linalg.slogdet(hessians)
     covariances = np.linalg.inv(hessians)

@@ -185,7 +185,7 @@ class PreferenceModel:
         (:func:`.latent.fit_mixture`); the bootstrap's is one Gaussian.
         """
         if len(self.components) > 1:
-            return fit_mixture(evidence, self.components)
+            return fit_mixture(evidence, self.components, start)
         begin = None if start is None or len(start.mean) != self.k else start.mean
         return fit_latent(evidence, self.prior_mean, self.prior_precision, begin)
 
