@@ -309,8 +309,7 @@ class Memories:
         def partner_id(external_id: str, field: str) -> int:
             found = by_external.get(external_id)
             if found is None:
-                problem = FieldProblem(field, f"no partner {external_id!r}")
-                raise InvalidInput(f"unknown partner {external_id!r}", [problem])
+                raise unknown_partner(external_id, field)
             return found.id
 
         subjects: set[int] = set()
@@ -336,9 +335,7 @@ class Memories:
         if partner is None:
             if not_found:
                 raise NotFound(f"partner {external_id!r} not found")
-            raise InvalidInput(
-                f"unknown partner {external_id!r}", [FieldProblem(field, f"no partner {external_id!r}")]
-            )
+            raise unknown_partner(external_id, field)
         return partner
 
     async def _session(self, user: User, external_id: str, field: str) -> ConversationSession:
@@ -359,3 +356,10 @@ def _named_subjects(user: User, partners: Iterable[Partner], text: str) -> set[i
     words = set(_WORD.findall(text.lower()))
     names = [(0, owner_name(user)), *((p.id, p.name) for p in partners)]
     return {sid for sid, name in names if any(part in words for part in _WORD.findall(name.lower()))}
+
+
+def unknown_partner(external_id: str, field: str) -> InvalidInput:
+    """The 422 for a ``field`` naming a partner the user does not have."""
+    return InvalidInput(
+        f"unknown partner {external_id!r}", [FieldProblem(field, f"no partner {external_id!r}")]
+    )

@@ -280,7 +280,8 @@ def completion_probabilities(
 
 
 FEW_QUERIES = 8
-"""Up to this many queries at once go through the numpy copies (:class:`FrozenNet`)."""
+"""Up to this many queries at once take the single-query paths: the numpy copies of the network
+(:class:`FrozenNet`) and direct row sums (:func:`.scoring.summed_rows`)."""
 
 
 def _few_probabilities(

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from persona_api.recsys.pairing.completion import CompletionEnsemble, completion_probabilities
+from persona_api.recsys.pairing.completion import FEW_QUERIES, CompletionEnsemble, completion_probabilities
 from persona_api.recsys.pairing.data import recipe_matrix
 from persona_api.recsys.pairing.neighbours import SOFT_KERNEL, RecipeNeighbours, extra_votes
 
@@ -75,15 +75,13 @@ def summed_rows(matrix: NDArray[np.float32], sets: Sequence[NDArray[np.int64]]) 
 
     A few sets are summed directly; many go through one sparse product, which reads only the rows
     of the ingredients present (never an m x m copy per query)."""
-    if len(sets) <= FEW_SETS:
+    if len(sets) <= FEW_QUERIES:
         out = np.zeros((len(sets), matrix.shape[1]), dtype=np.float64)
         for row, s in enumerate(sets):
             out[row] = matrix[np.unique(s)].sum(axis=0, dtype=np.float64)
         return out
     return np.asarray(recipe_matrix(sets, matrix.shape[0]) @ matrix, dtype=np.float64)
 
-
-FEW_SETS = 8
 
 
 def component_distributions(
