@@ -180,9 +180,7 @@ def _hessians(z: NDArray[np.float64], curvature: NDArray[np.float64]) -> NDArray
     return result
 
 
-def fit_mixture(
-    evidence: Evidence, components: Sequence[Component], start: Latent | None = None
-) -> Latent:
+def fit_mixture(evidence: Evidence, components: Sequence[Component], start: Latent | None = None) -> Latent:
     """The posterior under a mixture-of-Gaussians prior, moment-matched to one Gaussian.
 
     Each component gets its own Laplace fit; its posterior probability is its prior weight times
@@ -234,6 +232,22 @@ def _entropy(p: NDArray[np.float64]) -> NDArray[np.float64]:
     p = np.clip(p, 1e-12, 1.0 - 1e-12)
     out: NDArray[np.float64] = -(p * np.log2(p) + (1.0 - p) * np.log2(1.0 - p))
     return out
+
+
+def group_information(
+    logits: NDArray[np.float64], responsibilities: NDArray[np.float64]
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Expected information (bits) each comparison's answer gives about which component of a
+    mixture posterior the user belongs to, and the predicted probability of its first option.
+
+    ``logits`` is ``comparisons x components``: the comparison's logit at each component's mode.
+    The gain is the entropy of the mixture's predicted answer minus the components' mean entropy:
+    the mutual information between the answer and the component.
+    """
+    p = _sigmoid(logits)
+    predicted = p @ responsibilities
+    gains: NDArray[np.float64] = np.clip(_entropy(predicted) - _entropy(p) @ responsibilities, 0.0, None)
+    return gains, predicted
 
 
 def information_gain(mean: NDArray[np.float64], variance: NDArray[np.float64]) -> NDArray[np.float64]:

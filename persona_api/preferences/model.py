@@ -26,6 +26,7 @@ from persona_api.preferences.latent import (
     Latent,
     fit_latent,
     fit_mixture,
+    group_information,
     information_gain,
     probit_probability,
 )
@@ -175,7 +176,11 @@ class PreferenceModel:
         )
 
     def prior(self) -> Latent:
-        """The latent of a user without comparisons: the population prior."""
+        """The latent of a user without comparisons: the population prior (under a mixture, its
+        components are the modes, weighted by their share of the training users)."""
+        if len(self.components) > 1:
+            empty = np.zeros(0)
+            return fit_mixture(Evidence(np.zeros((0, self.k)), empty, empty, empty), self.components)
         return Latent(self.prior_mean.copy(), self.prior_covariance.copy(), 0)
 
     def fit(self, evidence: Evidence, start: Latent | None = None) -> Latent:
@@ -227,11 +232,22 @@ class PreferenceModel:
         embeddings: NDArray[np.floating[Any]],
         keys: Sequence[str | None] | None = None,
     ) -> Query:
-        """The pair of options whose comparison is expected to tell most about the user."""
+        """The pair of options whose comparison is expected to tell most about the user.
+
+        Under a mixture posterior (a trained model) that is the pair whose answer tells most about
+        which group the user belongs to, judged at each group's mode; under one Gaussian (the
+        bootstrap), the pair whose answer tells most about the weights (BALD).
+        """
         g, h = self._linear(embeddings, keys)
         first, second = np.triu_indices(len(h), k=1)
         dz = g[first] - g[second]
         offset = h[first] - h[second]
+        if latent.modes and len(latent.modes) > 1:
+            modes = np.asarray(latent.modes, dtype=np.float64)
+            weights = np.asarray(latent.responsibilities, dtype=np.float64)
+            gains, predicted = group_information(dz @ modes.T + offset[:, None], weights)
+            best = int(np.argmax(gains))
+            return Query(int(first[best]), int(second[best]), float(gains[best]), float(predicted[best]))
         mean = dz @ latent.mean + offset
         variance = np.clip(np.einsum("ik,kl,il->i", dz, latent.covariance, dz), 0.0, None)
         gains = information_gain(mean, variance)

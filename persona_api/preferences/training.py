@@ -75,11 +75,15 @@ class TrainConfig:
     """``classes``: each training user is one prototype, marginalised (a latent-class model);
     ``weights``: each has free softmax weights over the prototypes (PAL-A as published)."""
     prior_scales: tuple[float, ...] = (0.5, 1.0, 2.0)
+    temperatures: tuple[float, ...] = (0.35, 0.5, 0.7, 1.0)
+    """Factors on every comparison's logit when a user is fitted (see :func:`_to_model`)."""
     shots: int = 8
     """Comparisons a held-out user is fitted from when choosing K."""
     validation_share: float = 0.2
     min_validation_users: int = 10
     seed: int = 0
+    cosine: bool = True
+    """Anneal the learning rate to zero over the epochs (cosine)."""
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -142,6 +146,7 @@ def _fit_mixture(data: Comparisons, k: int, config: TrainConfig) -> _Mixture:
     target = torch.from_numpy(data.target.astype(np.float32))
     weight = torch.from_numpy(data.weight.astype(np.float32))
     optimiser = torch.optim.Adam(net.parameters(), lr=config.learning_rate)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, config.epochs) if config.cosine else None
     for _ in range(config.epochs):
         optimiser.zero_grad()
         f = net.project(options)
@@ -162,6 +167,8 @@ def _fit_mixture(data: Comparisons, k: int, config: TrainConfig) -> _Mixture:
             loss = loss + config.residual_l2 * (net.residual**2).sum(dim=1).mean()
         (loss + config.l2 * penalty).backward()  # type: ignore[no-untyped-call]
         optimiser.step()
+        if schedule is not None:
+            schedule.step()
     return net
 
 
@@ -172,7 +179,15 @@ def _to_model(
     prior_scale: float,
     report: dict[str, Any],
     config: TrainConfig,
+    temperature: float = 1.0,
 ) -> PreferenceModel:
+    """The served model from a trained network.
+
+    ``temperature`` scales every comparison's logit (projection and prototypes both by its square
+    root). Trained to convergence, the prototypes' logits are sharper than a new user's few answers
+    warrant: one noisy answer would then outweigh the others when the user's group is judged, and a
+    factor below one, chosen on held-out users, tempers that.
+    """
     keys: list[str] = []
     residuals = None
     if net.residual is not None:
@@ -206,6 +221,10 @@ def _to_model(
         else:
             hidden, bias, out = np.zeros((0, linear.shape[1])), np.zeros(0), np.zeros((linear.shape[0], 0))
         prototypes = net.prototypes.double().numpy()
+    root = float(np.sqrt(temperature))
+    linear, out, prototypes = linear * root, out * root, prototypes * root
+    if residuals is not None:
+        residuals = residuals * root
     k = weights.shape[1]
     covariance = _covariance(weights, prior_scale)
     # The prior is a mixture over the groups of training users, grouped by their main prototype.
@@ -264,7 +283,7 @@ def few_shot_accuracy(model: PreferenceModel, data: Comparisons, shots: int, see
             continue
         latent = model.fit(user_evidence(model, data, context))
         held = user_evidence(model, data, rest)
-        scores.append(float(np.mean((held.z @ latent.mean + held.c > 0) == (held.target > 0.5))))
+        scores.append(float(np.mean((latent.preference(held) > 0.5) == (held.target > 0.5))))
     return float(np.mean(scores)) if scores else 0.0
 
 
@@ -282,7 +301,7 @@ def train_population(
     rng = np.random.default_rng(config.seed)
     n_val = round(config.validation_share * len(users))
     trials: list[dict[str, Any]] = []
-    k_best, scale_best = config.ks[len(config.ks) // 2], 1.0
+    k_best, scale_best, temperature_best = config.ks[len(config.ks) // 2], 1.0, 1.0
     if n_val >= config.min_validation_users and len(config.ks) > 1:
         held = rng.choice(users, size=n_val, replace=False)
         is_held = np.isin(data.user, held)
@@ -292,18 +311,30 @@ def train_population(
         for k in config.ks:
             net = _fit_mixture(train, k, config)
             for scale in config.prior_scales:
-                model = _to_model(net, train, version, scale, {}, config)
-                accuracy = few_shot_accuracy(model, valid, config.shots, config.seed)
-                trials.append({"k": k, "prior_scale": scale, f"accuracy@{config.shots}": round(accuracy, 4)})
-                say(f"K={k} prior x{scale}: held-out users' accuracy {accuracy:.3f} after {config.shots}")
-                if accuracy > best + 1e-9:
-                    best, k_best, scale_best = accuracy, k, scale
+                for temperature in config.temperatures:
+                    model = _to_model(net, train, version, scale, {}, config, temperature)
+                    accuracy = few_shot_accuracy(model, valid, config.shots, config.seed)
+                    trials.append(
+                        {
+                            "k": k,
+                            "prior_scale": scale,
+                            "temperature": temperature,
+                            f"accuracy@{config.shots}": round(accuracy, 4),
+                        }
+                    )
+                    say(
+                        f"K={k} prior x{scale} temperature {temperature}: held-out users' accuracy "
+                        f"{accuracy:.3f} after {config.shots}"
+                    )
+                    if accuracy > best + 1e-9:
+                        best, k_best, scale_best, temperature_best = accuracy, k, scale, temperature
     everyone = _renumbered(data, np.arange(len(data.user)))
     net = _fit_mixture(everyone, k_best, config)
     report = {
         "kind": "ideal_point_mixture",
         "k": k_best,
         "prior_scale": scale_best,
+        "temperature": temperature_best,
         "users": len(users),
         "comparisons": len(data.user),
         "options": len(data.options),
@@ -311,9 +342,12 @@ def train_population(
         "config": {key: list(v) if isinstance(v, tuple) else v for key, v in asdict(config).items()},
         "train_seconds": 0.0,
     }
-    model = _to_model(net, everyone, version, scale_best, report, config)
+    model = _to_model(net, everyone, version, scale_best, report, config, temperature_best)
     report["train_seconds"] = round(time.perf_counter() - started, 2)
-    say(f"preference model: K={k_best}, prior x{scale_best}, {report['train_seconds']} s")
+    say(
+        f"preference model: K={k_best}, prior x{scale_best}, temperature {temperature_best}, "
+        f"{report['train_seconds']} s"
+    )
     return model
 
 

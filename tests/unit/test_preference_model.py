@@ -9,8 +9,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from persona_api.preferences.latent import Latent
-from persona_api.preferences.model import PreferenceModel
+from persona_api.preferences.latent import Component, Latent
+from persona_api.preferences.model import PreferenceModel, Projection
 from persona_api.preferences.options import EmbeddingCache
 
 DIM = 64
@@ -156,3 +156,38 @@ def test_embedding_cache_keeps_the_newest_entries() -> None:
     assert cache.get("b") is None
     np.testing.assert_array_equal(cache.get("a"), vectors[0])
     np.testing.assert_array_equal(cache.get("c"), vectors[2])
+
+
+def _two_group_model() -> PreferenceModel:
+    """Options in the plane; two prototypes at (1, 0) and (-1, 0), and a prior with one tight
+    component on each: group 0 likes options to the right, group 1 to the left; both are
+    indifferent along the vertical axis."""
+    tight = np.eye(2) * 100.0
+    return PreferenceModel(
+        projection=Projection(np.eye(2), np.zeros((0, 2)), np.zeros(0), np.zeros((2, 0))),
+        prototypes=np.array([[1.0, 0.0], [-1.0, 0.0]]),
+        prior_mean=np.array([0.5, 0.5]),
+        prior_covariance=np.eye(2),
+        version="two-groups",
+        components=[
+            Component(np.array([1.0, 0.0]), tight, float(np.log(0.7))),
+            Component(np.array([0.0, 1.0]), tight, float(np.log(0.3))),
+        ],
+    )
+
+
+def test_under_a_mixture_the_next_query_asks_which_group_the_user_is_in() -> None:
+    model = _two_group_model()
+    prior = model.prior()
+    np.testing.assert_allclose(prior.responsibilities, [0.7, 0.3])
+    up, down, right, left = np.array([[0.0, 1.0], [0.0, -1.0], [1.0, 0.0], [-1.0, 0.0]])
+    query = model.next_query(prior, np.stack([up, down, right, left]))
+    assert {query.first, query.second} == {2, 3}
+    # The groups disagree about it: the answer tells up to the entropy of 0.7 / 0.3 (0.88 bits)
+    # about the group, less the noise of each group's answer (logit 4: 0.13 bits).
+    assert 0.7 < query.gain < 0.8
+    # Once the answers have settled the group, no question tells much more.
+    chosen, rejected = np.repeat(right[None, :], 5, axis=0), np.repeat(left[None, :], 5, axis=0)
+    settled = _fit(model, chosen, rejected, start=prior)
+    assert settled.responsibilities[0] > 0.99
+    assert model.next_query(settled, np.stack([up, down, right, left])).gain < 0.05

@@ -5,7 +5,15 @@ from __future__ import annotations
 import numpy as np
 
 from persona_api.preferences.latent import Component, Evidence, fit_mixture
-from persona_api.preferences.training import Comparisons, TrainConfig, few_shot_accuracy, train_population
+from persona_api.preferences.training import (
+    Comparisons,
+    TrainConfig,
+    _fit_mixture,
+    _to_model,
+    few_shot_accuracy,
+    train_population,
+    user_evidence,
+)
 
 
 def _evidence(z: list[list[float]]) -> Evidence:
@@ -57,7 +65,9 @@ def _population(seed: int, users: int, per_user: int) -> tuple[Comparisons, np.n
 
 
 def test_training_recovers_planted_groups_and_new_users_are_placed_from_few_comparisons() -> None:
-    config = TrainConfig(ks=(2, 4), dim=6, epochs=120, prior_scales=(1.0,), min_validation_users=5)
+    config = TrainConfig(
+        ks=(2, 4), dim=6, epochs=120, prior_scales=(1.0,), temperatures=(1.0,), min_validation_users=5
+    )
     data, _ = _population(1, users=50, per_user=12)
     model = train_population(data, "test", config)
     assert model.report["k"] in (2, 4) and len(model.report["validation"]) == 2
@@ -66,3 +76,17 @@ def test_training_recovers_planted_groups_and_new_users_are_placed_from_few_comp
     unseen, _ = _population(2, users=30, per_user=12)
     assert few_shot_accuracy(model, unseen, shots=4, seed=1) > 0.85
     assert few_shot_accuracy(model, unseen, shots=0, seed=1) < 0.7
+
+
+def test_a_temperature_scales_every_comparison_logit() -> None:
+    data, _ = _population(1, users=30, per_user=8)
+    config = TrainConfig(ks=(2,), dim=4, epochs=20)
+    net = _fit_mixture(data, 2, config)
+    plain = _to_model(net, data, "t", 1.0, {}, config)
+    tempered = _to_model(net, data, "t", 1.0, {}, config, temperature=0.25)
+    rows = np.flatnonzero(data.user == 0)
+    a, b = user_evidence(plain, data, rows), user_evidence(tempered, data, rows)
+    np.testing.assert_allclose(b.z, 0.25 * a.z, rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(b.c, 0.25 * a.c, rtol=1e-6, atol=1e-9)
+    # The groups' weights (the prior) are the same: only the likelihood is tempered.
+    np.testing.assert_allclose(tempered.prior_mean, plain.prior_mean)
