@@ -5,12 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from persona_api.memory.embed import Embedder
 from persona_api.memory.extract import Extractor
 from persona_api.memory.feed import MemoryIndexes
 from persona_api.memory.index import FusionWeights
+from persona_api.memory.tables import Partner
 from persona_api.memory.writer import WritePolicy
 from persona_api.store.tables import User
 
@@ -50,6 +52,20 @@ class MemoryContext:
     runtime: MemoryRuntime
     session: AsyncSession
     tenant_id: str
+
+    _partners: dict[int, dict[int, Partner]] = field(default_factory=dict, compare=False, repr=False)
+
+    async def user_partners(self, user_pk: int) -> dict[int, Partner]:
+        """The user's partners by primary key, read once per context (one request's session): a
+        chat needs them four times. :meth:`forget_partners` after adding one."""
+        found = self._partners.get(user_pk)
+        if found is None:
+            rows = await self.session.scalars(select(Partner).where(Partner.user_id == user_pk))
+            found = self._partners[user_pk] = {p.id: p for p in rows}
+        return found
+
+    def forget_partners(self, user_pk: int) -> None:
+        self._partners.pop(user_pk, None)
 
     @property
     def embedder(self) -> Embedder:

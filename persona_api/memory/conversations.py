@@ -56,6 +56,7 @@ class Conversations:
         partner = Partner(user_id=user.id, external_id=external_id, name=name, kind=kind, created_at=utcnow())
         self.session.add(partner)
         await commit_or_conflict(self.session, f"partner {external_id!r} already exists")
+        self.ctx.forget_partners(user.id)
         return partner
 
     async def _partner_or_none(self, user: User, external_id: str) -> Partner | None:
@@ -73,10 +74,7 @@ class Conversations:
         return list(rows), total
 
     async def partner_external_ids(self, user_pk: int) -> dict[int, str]:
-        rows = await self.session.execute(
-            select(Partner.id, Partner.external_id).where(Partner.user_id == user_pk)
-        )
-        return {pid: ext for pid, ext in rows.all()}
+        return {pid: p.external_id for pid, p in (await self.ctx.user_partners(user_pk)).items()}
 
     # --- sessions -------------------------------------------------------------------------
     async def create_session(
@@ -276,11 +274,8 @@ class Conversations:
         return IngestResult(accepted=accepted, skipped=skipped, memories=results)
 
     async def _speaker_names(self, user: User, conv: ConversationSession) -> SpeakerNames:
-        partners = (
-            (await self.session.scalars(select(Partner).where(Partner.id.in_(conv.partner_ids)))).all()
-            if conv.partner_ids
-            else []
-        )
+        known = await self.ctx.user_partners(user.id)
+        partners = [known[pid] for pid in conv.partner_ids or () if pid in known]
         return SpeakerNames(
             owner_name(user), {p.external_id: p.id for p in partners}, {p.id: p.name for p in partners}
         )

@@ -236,9 +236,7 @@ class Memories:
         if embedding is None:
             embedding = self.embed_query(query.text)
         try:
-            partners = {
-                p.id: p for p in await self.session.scalars(select(Partner).where(Partner.user_id == user.id))
-            }
+            partners = await self.ctx.user_partners(user.id)
             flt = await self._filter(user, query, partners)
             named = (
                 _named_subjects(user, partners.values(), query.text) if policy.subject_boost > 0 else set()
