@@ -71,6 +71,8 @@ def main(settings: Settings, *, exit_with: int | None = None) -> int:
     import torch
 
     torch.set_num_threads(1)  # it shares the machine with the API: one core for its model calls
+    if settings.llm_extract_nice:
+        os.nice(settings.llm_extract_nice)  # and yields the CPU to the API's requests
 
     async def supervised() -> None:
         task = asyncio.current_task()

@@ -24,6 +24,19 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+def _children(pid: int) -> list[int]:
+    """Process ids whose parent is ``pid`` (from /proc)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
 def test_serve_extracts_memories_in_a_worker_process_and_stops_it(
     tmp_path: Path, llm_server: FakeLLM
 ) -> None:
@@ -71,6 +84,10 @@ def test_serve_extracts_memories_in_a_worker_process_and_stops_it(
             texts = [m["text"] for m in _get(f"{base}/v1/users/carol/memories", key)[1]["items"]]
             time.sleep(0.3)
         assert texts == ["Caroline moved to Lisbon."]
+        # The worker yields the CPU to the API: it runs PERSONA_LLM_EXTRACT_NICE (10) nicer.
+        [child] = _children(server.pid)
+        expected = min(19, os.getpriority(os.PRIO_PROCESS, server.pid) + 10)
+        assert os.getpriority(os.PRIO_PROCESS, child) == expected
         assert any("turn" in json.loads(r.body["messages"][1]["content"]) for r in llm_server.requests)
     finally:
         server.terminate()

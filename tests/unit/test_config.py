@@ -49,6 +49,8 @@ def test_values_are_parsed_by_type() -> None:
         ({"PERSONA_AUTH_CACHE_SECONDS": "-1"}, "PERSONA_AUTH_CACHE_SECONDS"),
         ({"PERSONA_LLM_EXTRACT_WORKER": "thread"}, "PERSONA_LLM_EXTRACT_WORKER"),
         ({"PERSONA_LLM_EXTRACT_CONCURRENCY": "0"}, "PERSONA_LLM_EXTRACT_CONCURRENCY"),
+        ({"PERSONA_LLM_EXTRACT_NICE": "20"}, "PERSONA_LLM_EXTRACT_NICE"),
+        ({"PERSONA_LLM_EXTRACT_NICE": "-1"}, "PERSONA_LLM_EXTRACT_NICE"),
     ],
 )
 def test_bad_values_fail_fast_naming_the_variable(env: dict[str, str], named: str) -> None:
