@@ -145,7 +145,7 @@ def create_app(
         component = loaded.components.get(MEMORY_STEP) if loaded else None
         return component.lookup(tenant_id) if isinstance(component, MemorySnapshots) else None
 
-    embedder = embedder or BatchingEmbedder(MiniLMEmbedder())
+    embedder = embedder or BatchingEmbedder(MiniLMEmbedder(runtime=settings.embed_runtime))
     llm_config = config_from_settings(settings)
     llm = llm or (LLMClient(llm_config) if llm_config else None)
     # With an LLM, turns are queued and extracted off the request path (the rules are the fallback).

@@ -92,6 +92,9 @@ class Settings:
     """Where LLM memory extraction runs: ``process`` (``serve`` starts ``persona-api worker`` beside the
     API and restarts it if it dies), ``inline`` (a task inside the API process) or ``external``
     (run ``persona-api worker`` yourself, e.g. as its own container)."""
+    embed_runtime: str = "onnx"
+    """What runs the embedding model: ``onnx`` (ONNX Runtime, exported from the packaged weights at
+    load; about half the time per sentence) or ``torch``. Both give the same vectors."""
     llm_extract_nice: int = 10
     """Niceness ``persona-api worker`` adds to its own scheduling priority (0-19): when the API and
     the worker both want the CPU, the API's requests go first; idle cores still go to the worker."""
@@ -190,6 +193,8 @@ def _validate_llm(s: Settings) -> None:
         raise ConfigurationError("PERSONA_LLM_EXTRACT_WORKER must be process, inline or external")
     if s.llm_extract_concurrency < 1:
         raise ConfigurationError("PERSONA_LLM_EXTRACT_CONCURRENCY must be >= 1")
+    if s.embed_runtime not in ("onnx", "torch"):
+        raise ConfigurationError("PERSONA_EMBED_RUNTIME must be onnx or torch")
     if not 0 <= s.llm_extract_nice <= 19:
         raise ConfigurationError("PERSONA_LLM_EXTRACT_NICE must be from 0 to 19")
     if s.llm_base_url is not None:

