@@ -82,8 +82,9 @@ class SystemMessages:
     ) -> SystemMessage:
         user = user_id if isinstance(user_id, User) else await self.values.users.get(user_id)
         values = await self.values.effective(user, partner=partner)
-        memories = await self.recall(user, query, partner=partner, k=memories_k, embedding=embedding)
+        # The summary's lookups go before the recall, which waits for the query's embedding.
         summary = tuple(await self.summarize(user)) if self.summarize else ()
+        memories = await self.recall(user, query, partner=partner, k=memories_k, embedding=embedding)
         return SystemMessage(
             rendered=render_system_message(values, memories, summary, budget_tokens),
             values=values,
