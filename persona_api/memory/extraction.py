@@ -18,11 +18,10 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, cast
 
 import numpy as np
 from numpy.typing import NDArray
-from sqlalchemy import CursorResult, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from persona_api.config import Settings
@@ -215,36 +214,31 @@ class ExtractionWorker:
         where = [MemoryExtraction.status == PENDING]
         if self.llm is not None:
             where.append(MemoryExtraction.next_attempt_at <= now)
+        # One statement, so the write lock is held for one round trip: the conditions are checked
+        # again on each row as it is updated (a claim moves ``next_attempt_at`` past now, so a
+        # replica's concurrent claim of the same row updates nothing).
+        due = (
+            select(MemoryExtraction.id)
+            .where(*where)
+            .order_by(MemoryExtraction.id)
+            .limit(self.policy.batch)
+            .scalar_subquery()
+        )
+        claim = (
+            update(MemoryExtraction)
+            .where(MemoryExtraction.id.in_(due), *where)
+            .values(
+                attempts=MemoryExtraction.attempts + 1,
+                next_attempt_at=now + timedelta(seconds=self.policy.lease),
+                updated_at=now,
+            )
+            .returning(MemoryExtraction.id, MemoryExtraction.attempts)
+            .execution_options(synchronize_session=False)
+        )
         async with self.sessions() as s:
-            due = (
-                await s.execute(
-                    select(MemoryExtraction.id, MemoryExtraction.attempts)
-                    .where(*where)
-                    .order_by(MemoryExtraction.id)
-                    .limit(self.policy.batch)
-                )
-            ).all()
-            claimed: list[tuple[int, int]] = []
-            for job_id, attempts in due:
-                result = cast(
-                    CursorResult[Any],
-                    await s.execute(
-                        update(MemoryExtraction)
-                        .where(
-                            MemoryExtraction.id == job_id,
-                            MemoryExtraction.attempts == attempts,
-                            MemoryExtraction.status == PENDING,
-                        )
-                        .values(
-                            attempts=attempts + 1,
-                            next_attempt_at=now + timedelta(seconds=self.policy.lease),
-                            updated_at=now,
-                        )
-                        .execution_options(synchronize_session=False)
-                    ),
-                )
-                if result.rowcount == 1:  # another replica may have claimed it first
-                    claimed.append((job_id, attempts + 1))
+            claimed = sorted(
+                (int(job_id), int(attempt)) for job_id, attempt in (await s.execute(claim)).all()
+            )
             await s.commit()
         return claimed
 
