@@ -226,7 +226,7 @@ async def run(workdir: Path, args: argparse.Namespace) -> dict[str, Run]:
                     "key"
                 ]
             runs = await measure(base, llm, key, args)
-            if args.extraction == "llm":
+            if args.extraction == "llm" and args.worker != "external":
                 args.backlog = await drain_time(url)
             return runs
 
@@ -294,9 +294,10 @@ def main() -> None:
     parser.add_argument("--extraction", choices=("llm", "rules"), default="llm")
     parser.add_argument(
         "--worker",
-        choices=("process", "inline"),
+        choices=("process", "inline", "external"),
         default="process",
-        help="where LLM extraction runs (PERSONA_LLM_EXTRACT_WORKER; default process)",
+        help="where LLM extraction runs (PERSONA_LLM_EXTRACT_WORKER; default process; external: no "
+        "worker runs and turns stay queued, which shows what the worker's activity costs the API)",
     )
     parser.add_argument(
         "--clients",
