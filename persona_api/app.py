@@ -327,7 +327,6 @@ def create_app(
             {
                 "settings": settings,
                 "engine": engine,
-                "read_sessions": async_sessionmaker(engine, expire_on_commit=False),
                 "admin_token": resolve_admin_token(settings),
                 "key_cache": KeyCache(settings.auth_cache_seconds),
                 "user_data": user_data,

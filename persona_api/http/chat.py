@@ -30,7 +30,6 @@ from persona_api.llm.chat import ChatRequest, ChatService, Prepared
 from persona_api.llm.protocol import Chunk
 from persona_api.memory.context import MemoryContext
 from persona_api.memory.conversations import Conversations
-from persona_api.store.users import UserService
 
 log = logging.getLogger("persona_api.http.chat")
 
@@ -39,15 +38,10 @@ async def provide_chat(
     request: Request[Any, Any, Any],
     db_session: NamedDependency[AsyncSession],
     auth_tenant: NamedDependency[str],
-) -> AsyncIterator[ChatService]:
-    """The chat writes through the request's session and renders the system message through a
-    second one (closed after the handler), so the two overlap."""
-    state = request.app.state
-    async with state.read_sessions() as reads:
-        system = await provide_system_messages(request, reads, auth_tenant)
-        ctx = MemoryContext(runtime=state.memory, session=db_session, tenant_id=auth_tenant)
-        users = UserService(db_session, auth_tenant, state.user_data)
-        yield ChatService(state.get("llm"), system, Conversations(ctx), users)
+) -> ChatService:
+    system = await provide_system_messages(request, db_session, auth_tenant)
+    ctx = MemoryContext(runtime=request.app.state.memory, session=db_session, tenant_id=auth_tenant)
+    return ChatService(request.app.state.get("llm"), system, Conversations(ctx))
 
 
 def _event(payload: dict[str, Any], event: str | None = None) -> bytes:

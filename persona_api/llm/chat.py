@@ -26,7 +26,6 @@ from persona_api.llm.system import SystemMessages
 from persona_api.memory.conversations import OWNER, Conversations, TurnIn
 from persona_api.memory.tables import ConversationSession
 from persona_api.store.tables import User
-from persona_api.store.users import UserService
 
 DEFAULT_PARTNER = "assistant"
 NOT_CONFIGURED = (
@@ -63,21 +62,10 @@ class Prepared:
 
 
 class ChatService:
-    """One chat request. ``conversations`` and ``users`` write through the request's session;
-    ``system`` should read through a session of its own, so that rendering the system message runs
-    while the user's turn is being written (see :meth:`prepare`)."""
-
-    def __init__(
-        self,
-        llm: LLMClient | None,
-        system: SystemMessages,
-        conversations: Conversations,
-        users: UserService,
-    ) -> None:
+    def __init__(self, llm: LLMClient | None, system: SystemMessages, conversations: Conversations) -> None:
         self.llm = llm
         self.system = system
         self.conversations = conversations
-        self.users = users
 
     def client(self) -> LLMClient:
         if self.llm is None:
@@ -97,22 +85,15 @@ class ChatService:
         embedding = self.system.memories.embed_query(query)
         try:
             user, conv, partner = await self._session_of(req)
-            # The turn's write and the system message's reads overlap (two sessions); the turn is
-            # recorded, or has failed, before anything goes upstream.
-            turn = asyncio.ensure_future(
-                self.conversations.add_turns(user, conv, [TurnIn(speaker=OWNER, text=query)])
+            await self.conversations.add_turns(user, conv, [TurnIn(speaker=OWNER, text=query)])
+            built = await self.system.build(
+                user,
+                query=query,
+                partner=partner,
+                budget_tokens=req.budget_tokens,
+                memories_k=req.memories_k,
+                embedding=embedding,
             )
-            try:
-                built = await self.system.build(
-                    user,
-                    query=query,
-                    partner=partner,
-                    budget_tokens=req.budget_tokens,
-                    memories_k=req.memories_k,
-                    embedding=embedding,
-                )
-            finally:
-                await turn
         finally:
             # On an early error the thread still finishes; its result is then not wanted.
             embedding.add_done_callback(lambda f: f.cancelled() or f.exception())
@@ -127,7 +108,7 @@ class ChatService:
 
     async def _session_of(self, req: ChatRequest) -> tuple[User, ConversationSession, str]:
         """The user, the chat's session (new without ``req.session``) and the partner spoken to."""
-        user = await self.users.get_or_create(req.user_id)
+        user = await self.system.values.users.get_or_create(req.user_id)
         known = await self.conversations.partner_external_ids(user.id)
         if req.session is not None:
             conv = await self.conversations.get_session(user, req.session)
