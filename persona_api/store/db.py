@@ -27,7 +27,7 @@ def ensure_sqlite_dir(database_url: str) -> None:
 
 SQLITE_LOCK_WAIT = 5.0
 """Seconds a statement waits for SQLite's write lock before "database is locked" (then a 503)."""
-_FIRST_PAUSE, _LONGEST_PAUSE = 0.0002, 0.002
+_FIRST_PAUSE, _LONGEST_PAUSE = 0.0002, 0.02
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -45,7 +45,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 def _wait_for_lock(run: Any, dialect: Any) -> None:
     """Run ``run()``; while another connection holds SQLite's write lock, try again after a pause
-    (0.2 ms, growing to 2 ms), for up to :data:`SQLITE_LOCK_WAIT` seconds.
+    (0.2 ms, growing by half each time to at most 20 ms), for up to :data:`SQLITE_LOCK_WAIT` seconds.
 
     Retrying the statement is safe: with the sqlite3 driver a transaction begins at its first
     write, and only that statement can find the lock taken (in WAL mode reads never wait for it).
