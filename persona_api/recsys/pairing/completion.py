@@ -34,9 +34,10 @@ class CompletionConfig:
     """Share of examples that lose some further inputs."""
     extra_drop_rate: float = 0.2
     """Share of the remaining inputs such an example loses."""
-    members: int = 1
-    """Networks trained from different seeds, their softmaxes averaged. Two gained 0.002 mAP on
-    one split for twice the training and scoring time, so one is the default."""
+    members: int = 2
+    """Networks trained from different seeds, their softmaxes averaged. Two cost twice the
+    network's training time and about 0.3 ms more per query, and lift the default mode's HR@20
+    over 10 splits from 0.850 to 0.852 (see the README)."""
 
 
 class CompletionNet(nn.Module):

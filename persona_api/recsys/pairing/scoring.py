@@ -83,7 +83,6 @@ def summed_rows(matrix: NDArray[np.float32], sets: Sequence[NDArray[np.int64]]) 
     return np.asarray(recipe_matrix(sets, matrix.shape[0]) @ matrix, dtype=np.float64)
 
 
-
 def component_distributions(
     parts: Components,
     sets: Sequence[NDArray[np.int64]],
