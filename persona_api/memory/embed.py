@@ -80,37 +80,26 @@ class MiniLMEmbedder:
         # Longest first, as sentence-transformers does, so each batch pads little.
         order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
         out = np.empty((len(texts), self.dim), dtype=np.float32)
-        if self._onnx is not None:
-            for start in range(0, len(order), self.batch_size):
-                rows = order[start : start + self.batch_size]
-                batch = tokenizer(
-                    [texts[i] for i in rows],
-                    padding=True,
-                    truncation=True,
-                    max_length=model.max_seq_length,
-                    return_tensors="np",
-                )
-                ids = batch["input_ids"].astype(np.int64)
-                real = batch["attention_mask"].astype(np.int64)
+        for start in range(0, len(order), self.batch_size):
+            rows = order[start : start + self.batch_size]
+            batch = tokenizer(
+                [texts[i] for i in rows],
+                padding=True,
+                truncation=True,
+                max_length=model.max_seq_length,
+                return_tensors="np",
+            )
+            ids = batch["input_ids"].astype(np.int64)
+            real = batch["attention_mask"].astype(np.int64)
+            if self._onnx is not None:
                 hidden = self._onnx(ids, real)
-                weights = real[:, :, None].astype(np.float32)
-                mean = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
-                out[rows] = mean / np.maximum(np.linalg.norm(mean, axis=1, keepdims=True), 1e-12)
-            return out
-        with torch.inference_mode():
-            for start in range(0, len(order), self.batch_size):
-                rows = order[start : start + self.batch_size]
-                features = tokenizer(
-                    [texts[i] for i in rows],
-                    padding=True,
-                    truncation=True,
-                    max_length=model.max_seq_length,
-                    return_tensors="pt",
-                )
-                hidden = bert(**features).last_hidden_state
-                mask = features["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-                mean = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
-                out[rows] = torch.nn.functional.normalize(mean, p=2, dim=1).numpy()
+            else:
+                with torch.inference_mode():
+                    states = bert(input_ids=torch.from_numpy(ids), attention_mask=torch.from_numpy(real))
+                hidden = states.last_hidden_state.numpy()
+            weights = real[:, :, None].astype(np.float32)
+            mean = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
+            out[rows] = mean / np.maximum(np.linalg.norm(mean, axis=1, keepdims=True), 1e-12)
         return out
 
 
