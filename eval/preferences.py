@@ -40,7 +40,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from persona_api.memory.embed import MiniLMEmbedder
-from persona_api.preferences.latent import Evidence, Latent
+from persona_api.preferences.latent import Evidence, Latent, binary_entropy
 from persona_api.preferences.model import PreferenceModel
 from persona_api.preferences.training import Comparisons, TrainConfig, train_population
 
@@ -220,7 +220,7 @@ def ideal_learner(
             else:
                 if how == "active":
                     predicted = posterior @ answer_of_first
-                    gain = _bits(predicted) - posterior @ _bits(answer_of_first)
+                    gain = binary_entropy(predicted) - posterior @ binary_entropy(answer_of_first)
                     q = int(np.argmax(gain))
                 else:
                     q = int(rng.integers(len(first)))
@@ -230,12 +230,6 @@ def ideal_learner(
             curve[step] = _ideal_accuracy(posterior, scores, held)
         curves[how] = curve
     return curves
-
-
-def _bits(p: NDArray[np.float64]) -> NDArray[np.float64]:
-    p = np.clip(p, 1e-12, 1.0 - 1e-12)
-    out: NDArray[np.float64] = -(p * np.log2(p) + (1.0 - p) * np.log2(1.0 - p))
-    return out
 
 
 def main() -> None:

@@ -228,7 +228,8 @@ def probit_probability(mean: NDArray[np.float64], variance: NDArray[np.float64])
     return _sigmoid(mean / np.sqrt(1.0 + np.pi * variance / 8.0))
 
 
-def _entropy(p: NDArray[np.float64]) -> NDArray[np.float64]:
+def binary_entropy(p: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Entropy in bits of answers that are "yes" with probability ``p``."""
     p = np.clip(p, 1e-12, 1.0 - 1e-12)
     out: NDArray[np.float64] = -(p * np.log2(p) + (1.0 - p) * np.log2(1.0 - p))
     return out
@@ -246,7 +247,9 @@ def group_information(
     """
     p = _sigmoid(logits)
     predicted = p @ responsibilities
-    gains: NDArray[np.float64] = np.clip(_entropy(predicted) - _entropy(p) @ responsibilities, 0.0, None)
+    gains: NDArray[np.float64] = np.clip(
+        binary_entropy(predicted) - binary_entropy(p) @ responsibilities, 0.0, None
+    )
     return gains, predicted
 
 
@@ -261,7 +264,7 @@ def information_gain(mean: NDArray[np.float64], variance: NDArray[np.float64]) -
     node_weights = node_weights / node_weights.sum()
     logits = mean[:, None] + np.sqrt(np.clip(variance, 0.0, None))[:, None] * nodes[None, :]
     probabilities = _sigmoid(logits)
-    marginal = _entropy(probabilities @ node_weights)
-    expected = _entropy(probabilities) @ node_weights
+    marginal = binary_entropy(probabilities @ node_weights)
+    expected = binary_entropy(probabilities) @ node_weights
     result: NDArray[np.float64] = np.clip(marginal - expected, 0.0, None)
     return result
