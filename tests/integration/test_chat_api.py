@@ -40,6 +40,16 @@ async def llm_client(
         yield client
 
 
+async def stream_chat(client: Client, tenant: TenantKey, content: str) -> tuple[Any, list[str]]:
+    """A streamed chat of user ``ada``: the response and its server-sent events."""
+    response = await client.post(
+        "/v1/users/ada/chat",
+        json={"messages": [{"role": "user", "content": content}], "stream": True},
+        headers=tenant.headers,
+    )
+    return response, [e for e in response.text.split("\n\n") if e]
+
+
 async def turns(client: Client, tenant: TenantKey, session: str) -> list[dict[str, Any]]:
     response = await client.get(f"/v1/users/ada/sessions/{session}/turns", headers=tenant.headers)
     assert response.status_code == 200, response.text
@@ -94,14 +104,9 @@ async def test_chat_sends_the_system_message_and_records_both_turns(
 async def test_streaming_relays_events_and_records_the_reply(llm_client: Client, llm_server: FakeLLM) -> None:
     tenant = await new_tenant(llm_client)
     llm_server.queue(Reply(content="one two three"))
-    response = await llm_client.post(
-        "/v1/users/ada/chat",
-        json={"messages": [{"role": "user", "content": "Count to three"}], "stream": True},
-        headers=tenant.headers,
-    )
+    response, events = await stream_chat(llm_client, tenant, "Count to three")
     assert response.status_code == 200, response.text
     assert response.headers["content-type"].startswith("text/event-stream")
-    events = [e for e in response.text.split("\n\n") if e]
     assert events[0].startswith("event: persona.context\n")
     context = json.loads(events[0].split("data: ", 1)[1])
     assert events[-1] == "data: [DONE]"
@@ -153,13 +158,8 @@ async def test_upstream_failures_are_problems(
 async def test_a_broken_stream_ends_with_an_error_event(llm_client: Client, llm_server: FakeLLM) -> None:
     tenant = await new_tenant(llm_client)
     llm_server.queue(Reply(content="a b c d", drop_after=2))
-    response = await llm_client.post(
-        "/v1/users/ada/chat",
-        json={"messages": [{"role": "user", "content": "go"}], "stream": True},
-        headers=tenant.headers,
-    )
+    response, events = await stream_chat(llm_client, tenant, "go")
     assert response.status_code == 200
-    events = [e for e in response.text.split("\n\n") if e]
     assert events[-1].startswith("event: error\n")
     assert "[DONE]" not in response.text
     context = json.loads(events[0].split("data: ", 1)[1])
@@ -217,13 +217,8 @@ async def test_a_stream_whose_reply_cannot_be_recorded_ends_with_an_error_event(
 
     monkeypatch.setattr(ChatService, "_record", busy)
     llm_server.queue(Reply(content="all of it"))
-    response = await llm_client.post(
-        "/v1/users/ada/chat",
-        json={"messages": [{"role": "user", "content": "go"}], "stream": True},
-        headers=tenant.headers,
-    )
+    response, events = await stream_chat(llm_client, tenant, "go")
     assert response.status_code == 200
-    events = [e for e in response.text.split("\n\n") if e]
     assert "all" in response.text  # the reply itself was relayed
     assert events[-1].startswith("event: error\n") and "[DONE]" not in response.text
     error = json.loads(events[-1].split("data: ", 1)[1])

@@ -104,30 +104,36 @@ class Served:
         return self.process.stdout.read() if self.process.stdout else ""
 
 
-@pytest.fixture
-def served(tmp_path: Path) -> Iterator[Served]:
+def start_serve(cwd: Path, env: dict[str, str]) -> tuple[subprocess.Popen[str], str]:
+    """``persona-api serve`` on a free port, once it answers ``/healthz``; its process and base URL
+    (the caller stops it)."""
     port = _free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "persona_api", "serve", "--port", str(port)],
-        cwd=tmp_path,
-        env=_clean_env(),
+        cwd=cwd,
+        env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
     )
     base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            pytest.fail(f"serve exited early:\n{server.stdout.read() if server.stdout else ''}")
+        try:
+            if _get(f"{base}/healthz")[0] == 200:
+                return server, base
+        except OSError:
+            time.sleep(0.2)
+    server.kill()
+    pytest.fail("serve did not answer /healthz within 60 s")
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[Served]:
+    server, base = start_serve(tmp_path, _clean_env())
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if server.poll() is not None:
-                pytest.fail(f"serve exited early:\n{server.stdout.read() if server.stdout else ''}")
-            try:
-                if _get(f"{base}/healthz")[0] == 200:
-                    break
-            except OSError:
-                time.sleep(0.2)
-        else:
-            pytest.fail("serve did not answer /healthz within 60 s")
         yield Served(base, tmp_path, server)
     finally:
         Served(base, tmp_path, server).stop()

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
-from tests.integration.test_cli import _clean_env, _free_port, _get, _post
+from tests.integration.test_cli import _clean_env, _get, _post, start_serve
 from tests.integration.test_llm_extraction import answer
 from tests.llm_server import FakeLLM, Reply
 
@@ -41,7 +39,6 @@ def test_serve_extracts_memories_in_a_worker_process_and_stops_it(
     tmp_path: Path, llm_server: FakeLLM
 ) -> None:
     llm_server.default = Reply(content=answer(("Caroline moved to Lisbon.", "Caroline", "event")))
-    port = _free_port()
     env = {
         **_clean_env(),
         "PERSONA_LLM_BASE_URL": llm_server.base_url,
@@ -49,25 +46,8 @@ def test_serve_extracts_memories_in_a_worker_process_and_stops_it(
         "PERSONA_ADMIN_TOKEN": ADMIN,
         "PERSONA_PRELOAD_MODELS": "false",
     }
-    server = subprocess.Popen(
-        [sys.executable, "-m", "persona_api", "serve", "--port", str(port)],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    base = f"http://127.0.0.1:{port}"
+    server, base = start_serve(tmp_path, env)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert server.poll() is None, "serve exited early"
-            try:
-                if _get(f"{base}/healthz")[0] == 200:
-                    break
-            except OSError:
-                assert time.monotonic() < deadline, "serve did not answer /healthz within 60 s"
-                time.sleep(0.2)
         _, tenant = _post(f"{base}/v1/admin/tenants", {"name": "w"}, ADMIN)
         _, issued = _post(f"{base}/v1/admin/tenants/{tenant['id']}/keys", {}, ADMIN)
         key = issued["key"]
