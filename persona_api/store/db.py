@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from sqlalchemy.util import await_only
 
 from persona_api.config import Settings
 from persona_api.errors import Conflict
+from persona_api.store.inline_sqlite import inline_creator
 
 
 def ensure_sqlite_dir(database_url: str) -> None:
@@ -63,19 +65,90 @@ def _wait_for_lock(run: Any, dialect: Any) -> None:
         pause = min(pause * 1.5, _LONGEST_PAUSE)
 
 
-def _execute(cursor: Any, statement: str, parameters: Any, context: Any) -> bool:
-    _wait_for_lock(lambda: cursor.execute(statement, parameters), context.dialect)
-    return True
+_WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE", "CREATE", "DROP", "ALTER")
 
 
-def _execute_no_params(cursor: Any, statement: str, context: Any) -> bool:
-    _wait_for_lock(lambda: cursor.execute(statement), context.dialect)
-    return True
+class _WriteGate:
+    """One engine's writers, in order: the connection that holds SQLite's write lock holds the
+    gate too (from its transaction's first write to its commit or rollback), and the others queue
+    on an asyncio lock, first come first served, instead of polling the file lock.
+
+    Without it, concurrent requests of one process raced for the lock: the polling waiters lost to
+    newcomers again and again, and under load a few requests waited seconds. Writers of other
+    processes (the extraction worker, the re-index job) still meet in SQLite's lock, where
+    :func:`_wait_for_lock` waits for them.
+    """
+
+    def __init__(self) -> None:
+        self._locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._holder: tuple[int, asyncio.Lock, asyncio.AbstractEventLoop] | None = None
+
+    def enter(self, connection: Any, statement: str, dialect: Any) -> None:
+        """Called before each statement: a connection's first write waits for the gate."""
+        if self._holder is not None and self._holder[0] == id(connection):
+            return
+        if not statement.lstrip()[:7].upper().startswith(_WRITES):
+            return
+        loop = asyncio.get_running_loop()
+        lock = self._locks.get(loop)
+        if lock is None:
+            lock = self._locks[loop] = asyncio.Lock()
+        try:
+            await_only(asyncio.wait_for(lock.acquire(), SQLITE_LOCK_WAIT))
+        except TimeoutError:
+            message = "database is locked (this process's other writers held it)"
+            raise dialect.dbapi.OperationalError(message) from None
+        self._holder = (id(connection), lock, loop)
+
+    def leave(self, connection: Any) -> None:
+        """Called after a connection's commit, rollback, close or termination (given the pool's
+        proxy or the driver's connection), from any thread."""
+        holder = self._holder
+        if holder is None or holder[0] != id(getattr(connection, "dbapi_connection", connection)):
+            return
+        self._holder = None
+        _, lock, loop = holder
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            lock.release()
+        elif not loop.is_closed():
+            loop.call_soon_threadsafe(lock.release)
 
 
-def _executemany(cursor: Any, statement: str, parameters: Any, context: Any) -> bool:
-    _wait_for_lock(lambda: cursor.executemany(statement, parameters), context.dialect)
-    return True
+def _gated(gate: _WriteGate, method: Any) -> Any:
+    """``method(connection)`` (the dialect's commit, rollback or close), then out of the gate."""
+
+    def run(connection: Any, *args: Any) -> Any:
+        try:
+            return method(connection, *args)
+        finally:
+            gate.leave(connection)
+
+    return run
+
+
+def _hooks(gate: _WriteGate) -> dict[str, Any]:
+    def execute(cursor: Any, statement: str, parameters: Any, context: Any) -> bool:
+        gate.enter(context.root_connection.connection.dbapi_connection, statement, context.dialect)
+        _wait_for_lock(lambda: cursor.execute(statement, parameters), context.dialect)
+        return True
+
+    def execute_no_params(cursor: Any, statement: str, context: Any) -> bool:
+        gate.enter(context.root_connection.connection.dbapi_connection, statement, context.dialect)
+        _wait_for_lock(lambda: cursor.execute(statement), context.dialect)
+        return True
+
+    def executemany(cursor: Any, statement: str, parameters: Any, context: Any) -> bool:
+        gate.enter(context.root_connection.connection.dbapi_connection, statement, context.dialect)
+        _wait_for_lock(lambda: cursor.executemany(statement, parameters), context.dialect)
+        return True
+
+    return {"do_execute": execute, "do_execute_no_params": execute_no_params, "do_executemany": executemany}
 
 
 def create_engine(settings: Settings, *, pooled: bool = True) -> AsyncEngine:
@@ -84,7 +157,8 @@ def create_engine(settings: Settings, *, pooled: bool = True) -> AsyncEngine:
     kwargs: dict[str, Any] = {"echo": settings.db_echo}
     if settings.is_sqlite:
         ensure_sqlite_dir(url)
-        kwargs["connect_args"] = {"timeout": 0}  # see _sqlite_pragmas
+        # Calls run on the event loop's thread (see inline_sqlite); timeout 0: see _sqlite_pragmas.
+        kwargs["async_creator"] = inline_creator(make_url(url).database or ":memory:", timeout=0)
     elif pooled:
         kwargs.update(pool_size=settings.db_pool_size, max_overflow=settings.db_pool_size, pool_pre_ping=True)
     else:
@@ -92,9 +166,12 @@ def create_engine(settings: Settings, *, pooled: bool = True) -> AsyncEngine:
     engine = create_async_engine(url, **kwargs)
     if settings.is_sqlite:
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
-        event.listen(engine.sync_engine, "do_execute", _execute)
-        event.listen(engine.sync_engine, "do_execute_no_params", _execute_no_params)
-        event.listen(engine.sync_engine, "do_executemany", _executemany)
+        gate = _WriteGate()
+        for name, hook in _hooks(gate).items():
+            event.listen(engine.sync_engine, name, hook)
+        dialect = engine.sync_engine.dialect
+        for name in ("do_commit", "do_rollback", "do_close", "do_terminate"):
+            setattr(dialect, name, _gated(gate, getattr(dialect, name)))
     return engine
 
 

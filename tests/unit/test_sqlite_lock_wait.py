@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from persona_api.config import Settings
 from persona_api.store import db
@@ -48,3 +49,73 @@ async def test_a_writer_gives_up_after_the_lock_wait(tmp_path: Path, monkeypatch
     monkeypatch.setattr(db, "SQLITE_LOCK_WAIT", 0.05)
     with pytest.raises(OperationalError, match="database is locked"):
         await _hold_lock_then_insert(tmp_path, hold=0.3)
+
+
+async def _engine_with_table(tmp_path: Path) -> AsyncEngine:
+    engine = db.create_engine(Settings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'gate.db'}"))
+    async with engine.begin() as conn:
+        await conn.execute(text("CREATE TABLE t (x INTEGER)"))
+    return engine
+
+
+async def test_writers_of_one_process_take_the_lock_in_the_order_they_asked(tmp_path: Path) -> None:
+    engine = await _engine_with_table(tmp_path)
+    order: list[int] = []
+
+    async def writer(i: int) -> None:
+        await asyncio.sleep(0.002 * i)  # ask in order 0, 1, 2, ...
+        async with engine.connect() as conn:
+            await conn.execute(text("INSERT INTO t VALUES (:i)"), {"i": i})
+            order.append(i)
+            await asyncio.sleep(0.01)  # hold the lock while the others queue
+            await conn.commit()
+
+    try:
+        await asyncio.gather(*(writer(i) for i in range(12)))
+        async with engine.connect() as conn:
+            assert (await conn.execute(text("SELECT count(*) FROM t"))).scalar() == 12
+    finally:
+        await engine.dispose()
+    assert order == list(range(12))
+
+
+async def test_a_rolled_back_or_closed_writer_lets_the_next_one_in(tmp_path: Path) -> None:
+    engine = await _engine_with_table(tmp_path)
+    try:
+        async with engine.connect() as conn:
+            await conn.execute(text("INSERT INTO t VALUES (1)"))
+            await conn.rollback()
+        async with engine.connect() as conn:
+            await conn.execute(text("INSERT INTO t VALUES (2)"))
+        # Closed without a commit: the pool rolls it back.
+        async with engine.begin() as conn:
+            await conn.execute(text("INSERT INTO t VALUES (3)"))
+        async with engine.connect() as conn:
+            assert [r[0] for r in await conn.execute(text("SELECT x FROM t"))] == [3]
+    finally:
+        await engine.dispose()
+
+
+async def test_a_writer_of_another_process_is_waited_for_in_sqlite(tmp_path: Path) -> None:
+    """Two engines on one file stand for two processes: the gate is per engine, the file lock
+    is shared, and the second engine's writer waits for the first's commit."""
+    first = await _engine_with_table(tmp_path)
+    second = db.create_engine(Settings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'gate.db'}"))
+    try:
+        async with first.connect() as holder:
+            await holder.execute(text("INSERT INTO t VALUES (1)"))
+
+            async def release() -> None:
+                await asyncio.sleep(0.05)
+                await holder.commit()
+
+            releasing = asyncio.create_task(release())
+            started = time.perf_counter()
+            async with second.begin() as waiter:
+                await waiter.execute(text("INSERT INTO t VALUES (2)"))
+            waited = time.perf_counter() - started
+            await releasing
+        assert waited >= 0.045
+    finally:
+        await first.dispose()
+        await second.dispose()
