@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 import weakref
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -80,44 +81,50 @@ class _WriteGate:
     """
 
     def __init__(self) -> None:
-        self._locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+        # Per event loop (an engine may serve several, one per thread): its lock and the id of
+        # the connection holding it.
+        self._loops: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopGate] = (
             weakref.WeakKeyDictionary()
         )
-        self._holder: tuple[int, asyncio.Lock, asyncio.AbstractEventLoop] | None = None
 
     def enter(self, connection: Any, statement: str, dialect: Any) -> None:
         """Called before each statement: a connection's first write waits for the gate."""
-        if self._holder is not None and self._holder[0] == id(connection):
-            return
-        if not statement.lstrip()[:7].upper().startswith(_WRITES):
-            return
         loop = asyncio.get_running_loop()
-        lock = self._locks.get(loop)
-        if lock is None:
-            lock = self._locks[loop] = asyncio.Lock()
+        gate = self._loops.get(loop)
+        if gate is None:
+            gate = self._loops[loop] = _LoopGate(asyncio.Lock())
+        if gate.holder == id(connection) or not statement.lstrip()[:7].upper().startswith(_WRITES):
+            return
         try:
-            await_only(asyncio.wait_for(lock.acquire(), SQLITE_LOCK_WAIT))
+            await_only(asyncio.wait_for(gate.lock.acquire(), SQLITE_LOCK_WAIT))
         except TimeoutError:
             message = "database is locked (this process's other writers held it)"
             raise dialect.dbapi.OperationalError(message) from None
-        self._holder = (id(connection), lock, loop)
+        gate.holder = id(connection)
 
     def leave(self, connection: Any) -> None:
         """Called after a connection's commit, rollback, close or termination (given the pool's
         proxy or the driver's connection), from any thread."""
-        holder = self._holder
-        if holder is None or holder[0] != id(getattr(connection, "dbapi_connection", connection)):
+        key = id(getattr(connection, "dbapi_connection", connection))
+        for loop, gate in list(self._loops.items()):
+            if gate.holder != key:
+                continue
+            gate.holder = None
+            try:
+                running = asyncio.get_running_loop()
+            except RuntimeError:
+                running = None
+            if running is loop:
+                gate.lock.release()
+            elif not loop.is_closed():
+                loop.call_soon_threadsafe(gate.lock.release)
             return
-        self._holder = None
-        _, lock, loop = holder
-        try:
-            running = asyncio.get_running_loop()
-        except RuntimeError:
-            running = None
-        if running is loop:
-            lock.release()
-        elif not loop.is_closed():
-            loop.call_soon_threadsafe(lock.release)
+
+
+@dataclass
+class _LoopGate:
+    lock: asyncio.Lock
+    holder: int | None = None
 
 
 def _gated(gate: _WriteGate, method: Any) -> Any:

@@ -4,6 +4,7 @@ gives up with "database is locked" after ``SQLITE_LOCK_WAIT``."""
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from pathlib import Path
 
@@ -119,3 +120,30 @@ async def test_a_writer_of_another_process_is_waited_for_in_sqlite(tmp_path: Pat
     finally:
         await first.dispose()
         await second.dispose()
+
+
+async def test_one_engine_serves_event_loops_in_several_threads(tmp_path: Path) -> None:
+    """Each loop has its own queue; writers of different loops meet in SQLite's lock."""
+    engine = await _engine_with_table(tmp_path)
+
+    async def write(value: int, hold: float) -> None:
+        async with engine.connect() as conn:
+            await conn.execute(text("INSERT INTO t VALUES (:v)"), {"v": value})
+            await asyncio.sleep(hold)
+            await conn.commit()
+
+    def in_thread(value: int, hold: float) -> threading.Thread:
+        thread = threading.Thread(target=lambda: asyncio.run(write(value, hold)))
+        thread.start()
+        return thread
+
+    try:
+        threads = [in_thread(1, 0.05), in_thread(2, 0.0)]
+        await write(3, 0.02)
+        for thread in threads:
+            await asyncio.to_thread(thread.join, 10)
+        await asyncio.wait_for(write(4, 0.0), 1.0)  # no gate was left held
+        async with engine.connect() as conn:
+            assert sorted(r[0] for r in await conn.execute(text("SELECT x FROM t"))) == [1, 2, 3, 4]
+    finally:
+        await engine.dispose()
