@@ -25,7 +25,7 @@ from persona_api.errors import PersonaError
 from persona_api.http.chat_schemas import AssistantMessage, ChatIn, ChatOut, MemoryUsed, UsageOut
 from persona_api.http.problems import BUSY_DETAIL, database_busy
 from persona_api.http.requestid import current_request_id
-from persona_api.http.system_message import provide_system_messages
+from persona_api.http.system_message import system_messages
 from persona_api.llm.chat import ChatRequest, ChatService, Prepared
 from persona_api.llm.protocol import Chunk
 from persona_api.memory.context import MemoryContext
@@ -39,9 +39,9 @@ async def provide_chat(
     db_session: NamedDependency[AsyncSession],
     auth_tenant: NamedDependency[str],
 ) -> ChatService:
-    system = await provide_system_messages(request, db_session, auth_tenant)
+    # One context for the system message and the turns: the user's partners are read once.
     ctx = MemoryContext(runtime=request.app.state.memory, session=db_session, tenant_id=auth_tenant)
-    return ChatService(request.app.state.get("llm"), system, Conversations(ctx))
+    return ChatService(request.app.state.get("llm"), system_messages(request, ctx), Conversations(ctx))
 
 
 def _event(payload: dict[str, Any], event: str | None = None) -> bytes:

@@ -27,16 +27,20 @@ async def provide_system_messages(
     db_session: NamedDependency[AsyncSession],
     auth_tenant: NamedDependency[str],
 ) -> SystemMessages:
-    state = request.app.state
-    users = UserService(db_session, auth_tenant, state.user_data)
-    ctx = MemoryContext(runtime=state.memory, session=db_session, tenant_id=auth_tenant)
-    preferences = Preferences(state.preferences, db_session, auth_tenant)
+    ctx = MemoryContext(runtime=request.app.state.memory, session=db_session, tenant_id=auth_tenant)
+    return system_messages(request, ctx)
+
+
+def system_messages(request: Request[Any, Any, Any], ctx: MemoryContext) -> SystemMessages:
+    """The request's system-message service over ``ctx`` (which a chat shares with its turns)."""
+    users = UserService(ctx.session, ctx.tenant_id, request.app.state.user_data)
+    preferences = Preferences(request.app.state.preferences, ctx.session, ctx.tenant_id)
 
     async def preference_summary(user: User) -> list[str]:
         return await summarize(preferences, user)
 
     return SystemMessages(
-        ValueProfiles(db_session, auth_tenant, users),
+        ValueProfiles(ctx.session, ctx.tenant_id, users),
         Memories(ctx),
         Conversations(ctx),
         summarize=preference_summary,

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
+from sqlalchemy import event
 from sqlalchemy.exc import OperationalError
 
 from persona_api.app import create_app
@@ -17,6 +18,7 @@ from persona_api.config import Settings
 from persona_api.llm.chat import ChatService, Prepared
 from persona_api.llm.render import BASE_INSTRUCTIONS
 from persona_api.memory.embed import MiniLMEmbedder
+from persona_api.store.db import create_engine
 from tests.conftest import TenantKey, new_tenant
 from tests.llm_server import FakeLLM, Reply
 
@@ -223,3 +225,35 @@ async def test_a_stream_whose_reply_cannot_be_recorded_ends_with_an_error_event(
     assert events[-1].startswith("event: error\n") and "[DONE]" not in response.text
     error = json.loads(events[-1].split("data: ", 1)[1])
     assert error["type"] == "database-busy" and "retry" in error["detail"]
+
+
+async def test_a_chat_reads_the_users_partners_once(
+    settings: Settings, embedder: MiniLMEmbedder, llm_server: FakeLLM
+) -> None:
+    """The system message and the two turns share one request context (a regression guard: they
+    once read the partners twice per chat)."""
+    configured = settings.with_overrides(
+        llm_base_url=llm_server.base_url, llm_model="fake-model", llm_extract_memories=False
+    )
+    engine = create_engine(configured)
+    statements: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements.append(statement)
+
+    event.listen(engine.sync_engine, "before_cursor_execute", seen)
+    try:
+        async with AsyncTestClient(app=create_app(configured, engine=engine, embedder=embedder)) as client:
+            tenant = await new_tenant(client)
+            llm_server.queue(Reply(content="Hello."))
+            body = {"messages": [{"role": "user", "content": "Hi, I am Ada."}]}
+            first = await client.post("/v1/users/ada/chat", json=body, headers=tenant.headers)
+            assert first.status_code == 200, first.text
+            statements.clear()
+            llm_server.queue(Reply(content="Again."))
+            body = {"session": first.json()["session"], "messages": [{"role": "user", "content": "And now?"}]}
+            again = await client.post("/v1/users/ada/chat", json=body, headers=tenant.headers)
+            assert again.status_code == 200, again.text
+    finally:
+        await engine.dispose()
+    assert len([s for s in statements if "FROM partners" in s]) == 1
