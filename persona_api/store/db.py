@@ -89,11 +89,13 @@ class _WriteGate:
 
     def enter(self, connection: Any, statement: str, dialect: Any) -> None:
         """Called before each statement: a connection's first write waits for the gate."""
+        if not statement.lstrip()[:7].upper().startswith(_WRITES):
+            return  # reads never take SQLite's write lock (WAL)
         loop = asyncio.get_running_loop()
         gate = self._loops.get(loop)
         if gate is None:
             gate = self._loops[loop] = _LoopGate(asyncio.Lock())
-        if gate.holder == id(connection) or not statement.lstrip()[:7].upper().startswith(_WRITES):
+        if gate.holder == id(connection):
             return
         try:
             await_only(asyncio.wait_for(gate.lock.acquire(), SQLITE_LOCK_WAIT))
@@ -140,22 +142,25 @@ def _gated(gate: _WriteGate, method: Any) -> Any:
 
 
 def _hooks(gate: _WriteGate) -> dict[str, Any]:
-    def execute(cursor: Any, statement: str, parameters: Any, context: Any) -> bool:
+    """The engine's statement hooks: into the gate at a transaction's first write, then run the
+    statement, waiting out another process's write lock."""
+
+    def run(context: Any, statement: str, call: Any) -> bool:
         gate.enter(context.root_connection.connection.dbapi_connection, statement, context.dialect)
-        _wait_for_lock(lambda: cursor.execute(statement, parameters), context.dialect)
+        _wait_for_lock(call, context.dialect)
         return True
 
-    def execute_no_params(cursor: Any, statement: str, context: Any) -> bool:
-        gate.enter(context.root_connection.connection.dbapi_connection, statement, context.dialect)
-        _wait_for_lock(lambda: cursor.execute(statement), context.dialect)
-        return True
-
-    def executemany(cursor: Any, statement: str, parameters: Any, context: Any) -> bool:
-        gate.enter(context.root_connection.connection.dbapi_connection, statement, context.dialect)
-        _wait_for_lock(lambda: cursor.executemany(statement, parameters), context.dialect)
-        return True
-
-    return {"do_execute": execute, "do_execute_no_params": execute_no_params, "do_executemany": executemany}
+    return {
+        "do_execute": lambda cursor, statement, parameters, context: run(
+            context, statement, lambda: cursor.execute(statement, parameters)
+        ),
+        "do_execute_no_params": lambda cursor, statement, context: run(
+            context, statement, lambda: cursor.execute(statement)
+        ),
+        "do_executemany": lambda cursor, statement, parameters, context: run(
+            context, statement, lambda: cursor.executemany(statement, parameters)
+        ),
+    }
 
 
 def create_engine(settings: Settings, *, pooled: bool = True) -> AsyncEngine:
