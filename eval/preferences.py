@@ -49,6 +49,8 @@ SHOTS = (0, 2, 4, 8, 16)
 HELD_OUT = 50
 POOL = 40
 ACTIVE_STEPS = 8
+BUDGET = 5
+"""The questions active queries are given to match the user's own 8 comparisons (the target)."""
 
 
 def log(message: str) -> None:
@@ -98,12 +100,12 @@ def embed(texts: list[str], cache: Path) -> NDArray[np.float32]:
 
 def make_types(n_dims: int, max_types: int, rng: np.random.Generator) -> NDArray[np.int64]:
     """Sign vectors (+1 agree, -1 disagree) over the dimensions, all of them or a random subset."""
+    if n_dims >= 62:
+        raise SystemExit("too many dimensions")
     if 2**n_dims <= max_types:
         codes = np.arange(2**n_dims)
     else:
-        codes = rng.choice(2**n_dims, size=max_types, replace=False) if n_dims < 62 else None
-        if codes is None:
-            raise SystemExit("too many dimensions")
+        codes = rng.choice(2**n_dims, size=max_types, replace=False)
     return np.array([[1 if (c >> d) & 1 else -1 for d in range(n_dims)] for c in codes], dtype=np.int64)
 
 
@@ -126,6 +128,10 @@ class User:
         else:
             prefers_a = bool(self.score[a] > self.score[b]) != bool(self.rng.random() < self.noise)
         return (a, b) if prefers_a else (b, a)
+
+    def flipped(self, answers: list[tuple[int, int]]) -> bool:
+        """Whether any of these answers went against the user's type (label noise)."""
+        return any(self.score[c] < self.score[r] for c, r in answers)
 
     def sample(self, n: int) -> NDArray[np.int64]:
         """n comparisons (chosen, rejected) between a +1 and a -1 statement."""
@@ -198,10 +204,11 @@ def ideal_learner(
     pool: NDArray[np.int64],
     noise: float,
     rng: np.random.Generator,
-) -> dict[str, NDArray[np.float64]]:
+) -> tuple[dict[str, NDArray[np.float64]], bool]:
     """Accuracy after 1..ACTIVE_STEPS comparisons of exact Bayes over the types (``scores``:
     types x statements), given the user's own comparisons, active queries (greedy expected
-    information about the type) or random pairs from the pool."""
+    information about the type) or random pairs from the pool; and whether any of the first
+    ``BUDGET`` answers to its active queries was flipped."""
     first, second = np.triu_indices(len(pool), k=1)
     answer_of_first = np.stack(
         [
@@ -211,6 +218,7 @@ def ideal_learner(
         axis=1,
     )
     curves = {}
+    active_answers: list[tuple[int, int]] = []
     for how in ("own", "active", "pool"):
         posterior = np.full(len(scores), 1.0 / len(scores))
         curve = np.zeros(ACTIVE_STEPS)
@@ -225,11 +233,13 @@ def ideal_learner(
                 else:
                     q = int(rng.integers(len(first)))
                 chosen, rejected = user.answer(int(pool[first[q]]), int(pool[second[q]]))
+                if how == "active":
+                    active_answers.append((chosen, rejected))
             posterior = posterior * _ideal_answer(scores, chosen, rejected, noise)
             posterior /= posterior.sum()
             curve[step] = _ideal_accuracy(posterior, scores, held)
         curves[how] = curve
-    return curves
+    return curves, user.flipped(active_answers[:BUDGET])
 
 
 def main() -> None:
@@ -278,11 +288,13 @@ def main() -> None:
     train_seconds = time.perf_counter() - started
     theta = global_bradley_terry(vectors, pairs)
 
-    acc = {k: [] for k in SHOTS}
+    acc: dict[int, list[float]] = {k: [] for k in SHOTS}
     oracle, global_acc, fit_ms = [], [], []
     active_curve = np.zeros(ACTIVE_STEPS + 1)
     pool_curve = np.zeros(ACTIVE_STEPS + 1)
     ideal = {how: np.zeros(ACTIVE_STEPS) for how in ("own", "active", "pool")}
+    # Accuracy after BUDGET active queries, by learner and by whether an answer among them was flipped.
+    at_budget: dict[tuple[str, bool], list[float]] = {}
     type_scores = types[:, s.dim] * s.matches[None, :]
     for _ in range(args.unseen_users):
         kind = types[rng.integers(len(types))]
@@ -310,6 +322,8 @@ def main() -> None:
             asked.append(user.answer(int(pool[query.first]), int(pool[query.second])))
             latent = model.fit(evidence_of(model, vectors, np.array(asked)), start=latent)
             active_curve[step] += accuracy(latent, held)
+            if step == BUDGET:
+                at_budget.setdefault(("model", user.flipped(asked)), []).append(accuracy(latent, held))
         # Like for like: random pairs from the same pool, answered by the same user.
         asked, latent = [], model.prior()
         pool_curve[0] += accuracy(latent, held)
@@ -318,10 +332,10 @@ def main() -> None:
             asked.append(user.answer(int(a), int(b)))
             latent = model.fit(evidence_of(model, vectors, np.array(asked)), start=latent)
             pool_curve[step] += accuracy(latent, held)
-        for how, curve in ideal_learner(
-            type_scores, user, context, held_pairs, pool, args.noise, rng
-        ).items():
+        curves, flipped = ideal_learner(type_scores, user, context, held_pairs, pool, args.noise, rng)
+        for how, curve in curves.items():
             ideal[how] += curve
+        at_budget.setdefault(("ideal", flipped), []).append(float(curves["active"][BUDGET - 1]))
     active_curve /= args.unseen_users
     pool_curve /= args.unseen_users
     ideal = {how: curve / args.unseen_users for how, curve in ideal.items()}
@@ -350,6 +364,21 @@ def main() -> None:
         print(f"ideal learner (knows the statements, not the type), {label}: {cells}")
     ideal_reach = next((i + 1 for i, a in enumerate(ideal["active"]) if a >= ideal["own"][7]), None)
     print(f"ideal learner's active queries reaching its own-8 accuracy: {ideal_reach}")
+    # How many users get a flipped answer is luck, and it moves the mean a lot: weighting the two
+    # groups by the share the noise rate implies gives the expectation with that luck taken out.
+    share = 1.0 - (1.0 - args.noise) ** BUDGET
+    expected = {}
+    for learner in ("model", "ideal"):
+        clean, noisy = (at_budget.get((learner, f), []) for f in (False, True))
+        print(
+            f"{learner} after {BUDGET} active queries: users with no flipped answer "
+            f"{np.mean(clean) if clean else float('nan'):.4f} ({len(clean)} users), with one or more "
+            f"{np.mean(noisy) if noisy else float('nan'):.4f} ({len(noisy)} users)"
+        )
+        if clean and noisy:
+            expected[learner] = (1.0 - share) * float(np.mean(clean)) + share * float(np.mean(noisy))
+    cells = ", ".join(f"{learner} {value:.4f}" for learner, value in expected.items())
+    print(f"expected after {BUDGET} active queries, {share:.1%} of users with a flipped answer: {cells}")
     print(
         f"online update (refit of the whole history): p50 {np.percentile(fit_ms, 50):.3f} ms, "
         f"p95 {np.percentile(fit_ms, 95):.3f} ms"
