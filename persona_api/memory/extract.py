@@ -14,16 +14,17 @@ import functools
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime
 from typing import Protocol
+
+from persona_api.memory.dates import MONTHS, WEEKDAYS, format_day, resolve_relative_dates
+from persona_api.memory.facts import fact_key_for
 
 __all__ = [
     "Extractor",
     "MemoryCandidate",
     "RuleExtractor",
     "TurnInput",
-    "fact_key_for",
-    "resolve_relative_dates",
     "split_sentences",
 ]
 
@@ -108,231 +109,6 @@ def split_sentences(text: str) -> list[str]:
     return sentences
 
 
-# --- relative dates --------------------------------------------------------------------------------------
-
-_MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
-           "November", "December")  # fmt: skip
-_WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
-_SEASONS = {"spring": 3, "summer": 6, "fall": 9, "autumn": 9, "winter": 12}
-_COUNTS = {
-    "a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
-    "eight": 8, "nine": 9, "ten": 10, "a couple of": 2, "couple of": 2, "a few": 3, "few": 3, "several": 3,
-}  # fmt: skip
-_COUNT_ALT = "|".join(sorted((re.escape(k) for k in _COUNTS), key=len, reverse=True))
-_REL_DATE_RE = re.compile(
-    r"(?i)\b(?:"
-    r"(?P<word>the day before yesterday|the day after tomorrow|the other day|yesterday|today|tonight"
-    r"|tomorrow|last night|this (?:morning|afternoon|evening))"
-    rf"|(?P<n>\d{{1,3}}|{_COUNT_ALT})\s+(?P<unit>day|week|month|year)s?\s+ago"
-    r"|(?P<which>last|this|next)\s+(?P<what>weekend|week|month|year|"
-    + "|".join((*_WEEKDAYS, *_SEASONS, r"mon|tues?|wed|thu(?:rs?)?|fri|sat"))
-    + r"))\b(?!\s*\()"
-)
-
-
-_DATE_TRIGGERS = ("yesterday", "today", "tonight", "tomorrow", "ago", "last ", "this ", "next ", "other day")
-
-
-def _fmt_day(day: date) -> str:
-    return f"{day.day} {_MONTHS[day.month - 1]} {day.year}"
-
-
-def _shift_months(day: date, months: int) -> tuple[int, int]:
-    index = day.year * 12 + day.month - 1 + months
-    return index // 12, index % 12 + 1
-
-
-def _season(day: date, which: str, name: str) -> str:
-    """The season instance meant by "last/this/next <season>", e.g. "summer 2023"."""
-    start_month = _SEASONS[name]
-    starts = [date(y, start_month, 1) for y in range(day.year - 2, day.year + 2)]
-    ends = [date(*_shift_months(s, 3), 1) for s in starts]
-    if which == "last":
-        pick = max(s for s, e in zip(starts, ends, strict=True) if e <= day)
-    elif which == "next":
-        pick = min(s for s in starts if s > day)
-    else:
-        pick = next(
-            (s for s, e in zip(starts, ends, strict=True) if s <= day < e), min(s for s in starts if s > day)
-        )
-    if start_month == 12:
-        return f"{name} {pick.year}-{pick.year + 1}"
-    return f"{name} {pick.year}"
-
-
-def _resolve_relative(which: str, what: str, day: date) -> str:
-    """Absolute form of "last/this/next <week|weekend|month|year|weekday|season>"."""
-    step = {"last": -1, "this": 0, "next": 1}[which]
-    if what == "week":
-        return f"the week {('before', 'of', 'after')[step + 1]} {_fmt_day(day)}"
-    if what == "weekend":
-        if step == -1:
-            return f"the weekend before {_fmt_day(day)}"
-        saturday = day - timedelta(days=1) if day.weekday() == 6 else day + timedelta((5 - day.weekday()) % 7)
-        return f"the weekend of {_fmt_day(saturday + timedelta(days=7 * step))}"
-    if what == "month":
-        year, month = _shift_months(day, step)
-        return f"{_MONTHS[month - 1]} {year}"
-    if what == "year":
-        return str(day.year + step)
-    if what in _SEASONS:
-        return _season(day, which, what)
-    target = [d[:3] for d in _WEEKDAYS].index(what[:3])  # "fri" and "friday" alike
-    if step == -1:
-        return _fmt_day(day - timedelta((day.weekday() - target) % 7 or 7))
-    ahead = (target - day.weekday()) % 7
-    return _fmt_day(day + timedelta(ahead if step == 0 else ahead or 7))
-
-
-def _resolve_ago(count: str, unit: str, day: date) -> str:
-    key = count.lower()
-    n = int(key) if key.isdigit() else _COUNTS[key]
-    around = "around " if key in ("a few", "few", "several") or unit == "week" else ""
-    if unit == "day":
-        return around + _fmt_day(day - timedelta(days=n))
-    if unit == "week":
-        return around + _fmt_day(day - timedelta(days=7 * n))
-    if unit == "month":
-        year, month = _shift_months(day, -n)
-        return f"{around}{_MONTHS[month - 1]} {year}"
-    return f"{around}{day.year - n}"
-
-
-_WORD_OFFSETS = {"yesterday": -1, "last night": -1, "the day before yesterday": -2, "tomorrow": 1}
-_WORD_OFFSETS |= {"the day after tomorrow": 2}
-
-
-def resolve_relative_dates(text: str, at: datetime) -> str:
-    """Insert the absolute date right after each relative date phrase, keeping the phrase.
-
-    ``"I went yesterday"`` on 8 May 2023 becomes ``"I went yesterday (7 May 2023)"``. Phrases already
-    followed by a parenthesis are left alone, so the function is idempotent.
-    """
-    low = text.lower()
-    if not any(word in low for word in _DATE_TRIGGERS):
-        return text
-    day = at.date()
-
-    def absolute(match: re.Match[str]) -> str:
-        word = match["word"]
-        if word is not None:
-            key = word.lower()
-            if key == "the other day":
-                resolved = f"a few days before {_fmt_day(day)}"
-            else:
-                resolved = _fmt_day(day + timedelta(days=_WORD_OFFSETS.get(key, 0)))
-        elif match["n"] is not None:
-            resolved = _resolve_ago(match["n"], match["unit"].lower(), day)
-        else:
-            resolved = _resolve_relative(match["which"].lower(), match["what"].lower(), day)
-        return f"{match[0]} ({resolved})"
-
-    return _REL_DATE_RE.sub(absolute, text)
-
-
-# --- fact keys -------------------------------------------------------------------------------------------
-
-_WHO = r"(?P<who>\bI\b|\b[Ww]e\b|\b[A-Z][\w-]*(?:\s+and\s+others)?)"
-_AUX = r"(?:'m|'ve|\s+(?:am|is|are|was|has|have|just|recently|finally|now|currently|also|still|got|been))*"
-_BE = r"(?:'m|\s+(?:am|is|just|now|recently|finally))*"
-_OWNER = r"(?P<who>\b[Mm]y|\b[A-Z][\w-]*'s)\s+"
-_PETS = r"dog|cat|puppy|kitten|pup|bird|parrot|rabbit|bunny|hamster|fish|horse|turtle|snake|lizard"
-
-
-@dataclass(frozen=True)
-class _Slot:
-    """A single-valued fact: its key suffix, cheap keywords that must occur, and the pattern."""
-
-    name: str
-    keywords: tuple[str, ...]
-    pattern: re.Pattern[str]
-
-
-_SLOTS = (
-    _Slot(
-        "lives_in",
-        ("live", "living", "moved", "moving", "relocat", "based"),
-        re.compile(_WHO + _AUX + r"\s+(?:lives?|living|moved|moving|relocated|based)\s+(?:in|to)\b"),
-    ),
-    _Slot(
-        "job",
-        ("work", "job", "employ", "position"),
-        re.compile(
-            _WHO + _AUX + r"\s+(?:(?:works?|working)\s+(?:at|for|as)\b|employed\s+(?:at|by)\b"
-            r"|(?:got|landed|found|started|starting|accepted|took|lost|quit|left)"
-            r"\s+(?:(?:a|an|the|new|my|his|her|their|[A-Z][\w-]*'s)\s+)*(?:job|position)\b)"
-        ),
-    ),
-    _Slot(
-        "job",
-        ("job", "occupation", "profession"),
-        re.compile(_OWNER + r"(?:new\s+|current\s+)?(?:job|occupation|profession)\s+is\b"),
-    ),
-    _Slot(
-        "age",
-        ("0", "1", "2", "3", "4", "5", "6", "7", "8", "9"),
-        re.compile(
-            _WHO + _BE + r"\s+(?:turned\s+|turning\s+)?(?P<age>\d{1,3})"
-            r"(?:\s+(?:years?|yrs?)(?:\s+old)?\b|(?=\s*(?:[.,!;)]|$|\s+(?:and|now|today|this)\b)))"
-        ),
-    ),
-    _Slot(
-        "relationship",
-        ("single", "married", "engaged", "divorc", "widow", "separated", "dating", "relationship"),
-        re.compile(
-            _WHO + _AUX + r"\s+(?:single|married|engaged|divorced|widowed|separated|dating"
-            r"|in\s+a\s+relationship)(?![\w-])"
-        ),
-    ),
-    _Slot(
-        "favorite",
-        ("favorite", "favourite"),
-        re.compile(
-            _OWNER + r"(?:all-time\s+)?favou?rite\s+(?P<noun>[A-Za-z-]+(?:\s+[A-Za-z-]+)?)"
-            r"\s+(?:is|are|was|has\s+to\s+be)\b"
-        ),
-    ),
-    _Slot("name", ("name",), re.compile(_OWNER + r"(?:full\s+|real\s+)?name\s+is\b")),
-    _Slot(
-        "pet_name",
-        ("name", "called"),
-        re.compile(_OWNER + rf"(?:new\s+)?(?P<pet>{_PETS})(?:'s\s+name\s+is|\s+is\s+(?:named|called))\b"),
-    ),
-)
-
-
-def _slot_key(slot: str, match: re.Match[str]) -> str:
-    if slot == "favorite":
-        return "favorite_" + "_".join(match["noun"].lower().replace("-", "_").split())
-    if slot == "pet_name":
-        return "pet_name_" + match["pet"].lower()
-    return slot
-
-
-def fact_key_for(subject: str, text: str) -> str | None:
-    """The single-valued slot ``text`` asserts about ``subject`` (``"caroline|lives_in"``), or None.
-
-    Slots: ``lives_in``, ``job``, ``age``, ``relationship``, ``favorite_<noun>``, ``name`` and
-    ``pet_name_<animal>``. Works on first-person text ("I live in Paris") and on rewritten text
-    ("Caroline lives in Paris"); statements about anyone else ("my mom lives in Oslo") give None.
-    When several slots match, the earliest in the text wins.
-    """
-    owner = " ".join(subject.split()).lower()
-    selves = {"i", "we", "my", owner, owner.split(" ", 1)[0]}
-    low = text.lower()
-    best: tuple[int, str] | None = None
-    for slot in _SLOTS:
-        if not any(word in low for word in slot.keywords):
-            continue
-        for match in slot.pattern.finditer(text):
-            who = match["who"].removesuffix("'s").removesuffix(" and others").lower()
-            if who in selves:
-                if best is None or match.start() < best[0]:
-                    best = (match.start(), _slot_key(slot.name, match))
-                break
-    return None if best is None else f"{owner}|{best[1]}"
-
-
 # --- informativeness -------------------------------------------------------------------------------------
 
 _STOPWORDS = _words(
@@ -373,8 +149,8 @@ _SOCIAL_RE = re.compile(
 # need the (comparatively slow) phrase removal before counting.
 _SOCIAL_MARGIN = 3
 _DATE_WORDS = _words(
-    "yesterday today tonight tomorrow weekend ago week month year " + " ".join(_WEEKDAYS)
-) | frozenset(_MONTHS)
+    "yesterday today tonight tomorrow weekend ago week month year " + " ".join(WEEKDAYS)
+) | frozenset(MONTHS)
 _DIGIT_RE = re.compile(r"\d")
 _FIRST_PERSON_RE = re.compile(
     r"(?<![\w'])(?:[Ii]|(?i:me|my|mine|myself|we|our|ours|ourselves)|us|Us)(?:'\w+)?(?![\w'])"
@@ -638,7 +414,7 @@ class RuleExtractor:
                 by_subject.setdefault(_subject_of(sentence, scene), []).append(_rewrite(sentence, scene))
         for caption in captions:
             by_subject.setdefault(turn.speaker, []).append(_photo_sentence(turn.speaker, caption))
-        when = f" (on {_fmt_day(turn.at.date())})"
+        when = f" (on {format_day(turn.at.date())})"
         asked = _last_question(turn)
         quoted = None
         if asked is not None:

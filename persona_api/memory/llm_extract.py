@@ -15,7 +15,8 @@ from typing import Annotated, Literal
 import msgspec
 
 from persona_api.llm.client import LLMClient, Message
-from persona_api.memory.extract import MemoryCandidate, TurnInput, fact_key_for
+from persona_api.memory.extract import MemoryCandidate, TurnInput
+from persona_api.memory.facts import fact_key_for
 
 Kind = Literal["fact", "preference", "event", "plan", "relationship", "opinion"]
 KINDS: tuple[str, ...] = ("fact", "preference", "event", "plan", "relationship", "opinion")
