@@ -8,7 +8,7 @@ thread-CPU time (the difference is other processes on the host), and save/load t
     OPENBLAS_NUM_THREADS=1 python bench/index_micro.py [--alternatives]
 
 ``--alternatives`` also times the dense retrieval designs the index chose between (see the module
-docstring of ``persona_api.memory.index``).
+docstring of ``persona_api.memory.shard``).
 """
 
 from __future__ import annotations
