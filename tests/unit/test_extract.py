@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 
 from persona_api.memory.dates import resolve_relative_dates
-from persona_api.memory.extract import MemoryCandidate, RuleExtractor, TurnInput, split_sentences
+from persona_api.memory.extract import MemoryCandidate, RuleExtractor, TurnInput
 from persona_api.memory.facts import fact_key_for
+from persona_api.memory.sentences import split_sentences
 
 AT = datetime(2023, 5, 8, 13, 56, tzinfo=UTC)  # a Monday
 LOCOMO = Path(__file__).resolve().parents[3] / "shared" / "data" / "locomo" / "locomo_dev.json"
