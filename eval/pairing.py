@@ -34,6 +34,7 @@ from persona_api.recsys.metrics import target_ranks
 from persona_api.recsys.pairing.data import PairingData, hold_out, read_flavor_network
 from persona_api.recsys.pairing.model import PairingModel
 from persona_api.recsys.pairing.options import PairingConfig
+from persona_api.recsys.pairing.service import ADVISE_BELOW
 
 MODES = ("recipe", "blend", "flavor", "knn", "mlp", "ease", "popularity")
 BATCH = 1024
@@ -81,8 +82,10 @@ def advise_against_auc(
     recipes: list[NDArray[np.int64]],
     targets: NDArray[np.int64],
     rng: np.random.Generator,
-) -> tuple[float, float]:
-    """AUC over all pairs of the full held-out recipes, and over pairs with the removed ingredient."""
+) -> dict[str, float]:
+    """AUC over all pairs of the full held-out recipes, and over pairs with the removed ingredient;
+    and the share of real and of random pairs the API would advise against (score below
+    ``ADVISE_BELOW``): the first is the false-alarm rate on combinations cooks actually use."""
     pop = model.popularity.astype(np.float64)
     edges = np.quantile(pop, np.linspace(0, 1, 11)[1:-1])
     decile = np.searchsorted(edges, pop, side="right")
@@ -102,7 +105,12 @@ def advise_against_auc(
         same = (ra == rb) & (np.array([len(members[decile[x]]) for x in b]) > 1)
     real = model.compatibility(a, b).astype(np.float64)
     fake = model.compatibility(ra, rb).astype(np.float64)
-    return roc_auc(real, fake), roc_auc(real[held], fake[held])
+    return {
+        "advise_auc": roc_auc(real, fake),
+        "advise_auc_heldout_pairs": roc_auc(real[held], fake[held]),
+        "advised_real": float(np.mean(real < ADVISE_BELOW)),
+        "advised_random": float(np.mean(fake < ADVISE_BELOW)),
+    }
 
 
 def run_split(data: PairingData, seed: int, config: PairingConfig) -> dict[str, float]:
@@ -138,7 +146,7 @@ def run_split(data: PairingData, seed: int, config: PairingConfig) -> dict[str, 
     for key, value in rank_figures(np.concatenate(ranks[model.default_mode])).items():
         out[f"default/{key}"] = value
     full = [data.recipes[i] for i in split.rows]
-    out["advise_auc"], out["advise_auc_heldout_pairs"] = advise_against_auc(model, full, targets, rng)
+    out.update(advise_against_auc(model, full, targets, rng))
     out["default_is_blend"] = float(model.default_mode == "blend")
     log(
         f"split {seed}: default {model.default_mode} "
@@ -188,6 +196,10 @@ def main() -> None:
         f"advise-against ROC AUC (compatibility, real pairs vs popularity-matched random pairs): "
         f"{mean['advise_auc']:.4f} ± {std['advise_auc']:.4f}; pairs with the removed ingredient only: "
         f"{mean['advise_auc_heldout_pairs']:.4f} ± {std['advise_auc_heldout_pairs']:.4f}"
+    )
+    print(
+        f"advised against (compatibility below {ADVISE_BELOW}): {mean['advised_real']:.2%} of the pairs in "
+        f"held-out real recipes, {mean['advised_random']:.2%} of the popularity-matched random pairs"
     )
     print(
         f"fit {mean['fit_seconds']:.0f} s per split; scoring {mean['ms_per_query']:.2f} ms per query "
