@@ -50,9 +50,9 @@ from httpbench import Run, checked, code_version, drive, serving
 from sqlalchemy import func, select
 
 from persona_api.config import Settings, apply_process_defaults
+from persona_api.kernel.embed import MiniLMEmbedder
 from persona_api.memory.context import MemoryContext, MemoryRuntime
 from persona_api.memory.conversations import Conversations
-from persona_api.memory.embed import MiniLMEmbedder
 from persona_api.memory.extract import RuleExtractor
 from persona_api.memory.feed import MemoryIndexes
 from persona_api.memory.tables import Memory, MemoryLink

@@ -35,9 +35,9 @@ import numpy as np  # noqa: E402
 from numpy.typing import NDArray  # noqa: E402
 
 from persona_api.config import Settings, apply_process_defaults  # noqa: E402
+from persona_api.kernel.embed import MiniLMEmbedder  # noqa: E402
 from persona_api.memory.context import MemoryContext, MemoryRuntime, SearchPolicy  # noqa: E402
 from persona_api.memory.conversations import OWNER, Conversations, TurnIn  # noqa: E402
-from persona_api.memory.embed import MiniLMEmbedder  # noqa: E402
 from persona_api.memory.extract import RuleExtractor  # noqa: E402
 from persona_api.memory.feed import MemoryIndexes  # noqa: E402
 from persona_api.memory.index import FusionWeights  # noqa: E402

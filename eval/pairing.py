@@ -30,11 +30,11 @@ import numpy as np
 import torch
 from numpy.typing import NDArray
 
-from persona_api.recsys.metrics import target_ranks
-from persona_api.recsys.pairing.data import PairingData, hold_out, read_flavor_network
-from persona_api.recsys.pairing.model import PairingModel
-from persona_api.recsys.pairing.options import PairingConfig
-from persona_api.recsys.pairing.service import ADVISE_BELOW
+from persona_api.kernel.ranking import target_ranks
+from persona_api.pairing.data import PairingData, hold_out, read_flavor_network
+from persona_api.pairing.model import PairingModel
+from persona_api.pairing.options import PairingConfig
+from persona_api.pairing.service import ADVISE_BELOW
 
 MODES = ("recipe", "blend", "flavor", "knn", "mlp", "ease", "popularity")
 BATCH = 1024

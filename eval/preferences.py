@@ -39,7 +39,7 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from persona_api.memory.embed import MiniLMEmbedder
+from persona_api.kernel.embed import MiniLMEmbedder
 from persona_api.preferences.latent import Evidence, Latent, binary_entropy
 from persona_api.preferences.model import PreferenceModel
 from persona_api.preferences.training import Comparisons, TrainConfig, train_population

@@ -54,7 +54,7 @@ def evaluate(
     histories: Sequence[NDArray[np.int64]],
     targets: NDArray[np.int64],
 ) -> dict[str, float]:
-    from persona_api.recsys import metrics
+    from persona_api.kernel import ranking as metrics
     from persona_api.recsys.selection import target_ranks_in_chunks
 
     return metrics.summarize(target_ranks_in_chunks(score_batch, histories, targets))
@@ -81,7 +81,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     import torch
 
-    from persona_api.memory.embed import MiniLMEmbedder
+    from persona_api.kernel.embed import MiniLMEmbedder
     from persona_api.recsys.als import ALSModel
     from persona_api.recsys.itemknn import ItemKNN
     from persona_api.recsys.seqmodel import SeqConfig, SeqRecommender, SeqTrainingData

@@ -10,9 +10,7 @@ import asyncio
 import contextlib
 import gc
 import logging
-import secrets
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import torch
 from advanced_alchemy.extensions.litestar import AsyncSessionConfig, SQLAlchemyAsyncConfig, SQLAlchemyPlugin
@@ -25,83 +23,32 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from persona_api import __version__
-from persona_api.config import Settings, load_settings, parse_interaction_weights
+from persona_api.capabilities import CAPABILITIES, Capability, loaders
+from persona_api.config import Settings, load_settings
 from persona_api.http.admin import AdminController
 from persona_api.http.auth import KeyCache, provide_tenant_id, rate_limit_identity
-from persona_api.http.chat import ChatController
 from persona_api.http.health import healthz, readyz
-from persona_api.http.memory import MemoryController
 from persona_api.http.pagination import provide_page
-from persona_api.http.pairings import (
-    FoodPreferenceController,
-    IngredientController,
-    PairingController,
-    RecipeController,
-)
-from persona_api.http.preferences import ObjectiveController, PreferenceController
 from persona_api.http.problems import problem_handlers
-from persona_api.http.recs import ItemController, RecommendationController
 from persona_api.http.requestid import RequestIdMiddleware
-from persona_api.http.system_message import SystemMessageController
 from persona_api.http.users import UserController
-from persona_api.http.values import ValuesController
-from persona_api.jobs.catalog import all_loaders
-from persona_api.llm.client import LLMClient, config_from_settings
-from persona_api.llm.userdata import ValuesUserData
-from persona_api.memory.artifacts import STEP as MEMORY_STEP
-from persona_api.memory.artifacts import MemorySnapshots
-from persona_api.memory.context import MemoryRuntime
-from persona_api.memory.embed import BatchingEmbedder, Embedder, MiniLMEmbedder
-from persona_api.memory.extract import RuleExtractor
-from persona_api.memory.extraction import ExtractionQueue, ExtractionWorker, extraction_policy
-from persona_api.memory.feed import MemoryIndexes, Snapshot
-from persona_api.memory.llm_extract import LLMExtractor
-from persona_api.memory.userdata import MemoryUserData
-from persona_api.preferences.bundle import STEP as PREFERENCES_STEP
-from persona_api.preferences.bundle import PreferenceModels
-from persona_api.preferences.service import PreferenceRuntime
-from persona_api.preferences.userdata import PreferenceUserData
-from persona_api.recsys.artifacts import ArtifactStore
-from persona_api.recsys.bundle import STEP as SEQREC_STEP
-from persona_api.recsys.bundle import RecModels
-from persona_api.recsys.hotswap import ArtifactHolder, ArtifactLoaders
-from persona_api.recsys.pairing.bundle import STEP as PAIRING_STEP
-from persona_api.recsys.pairing.bundle import PairingModels
-from persona_api.recsys.pairing.service import PairingRuntime
-from persona_api.recsys.pairing.userdata import PairingUserData
-from persona_api.recsys.service import RecsysRuntime
-from persona_api.recsys.userdata import RecsysUserData
+from persona_api.kernel.embed import Embedder
+from persona_api.kernel.hotswap import ArtifactLoaders
+from persona_api.llm.client import LLMClient
+from persona_api.store.admin_token import resolve_admin_token
 from persona_api.store.db import create_engine
 from persona_api.store.migrate import head_revision
 from persona_api.store.userdata import UserDataHandler, UserDataRegistry
+from persona_api.wiring import build_runtime
 
 log = logging.getLogger("persona_api.app")
 
 OPS_PATHS = ["/healthz", "/readyz", "/metrics", "/schema"]
 # Rate limits protect the service from tenants' keys; operators and probes are not throttled.
 UNLIMITED_PATHS = [*OPS_PATHS, "/v1/admin"]
-
-
-def resolve_admin_token(settings: Settings) -> str:
-    """The configured admin token, or one generated once into ``<var_dir>/admin_token`` (0600)."""
-    if settings.admin_token:
-        return settings.admin_token
-    path: Path = settings.admin_token_file
-    if path.is_file():
-        token = path.read_text().strip()
-        if token:
-            return token
-    path.parent.mkdir(parents=True, exist_ok=True)
-    token = secrets.token_urlsafe(32)
-    fd = path.open("x") if not path.exists() else path.open("w")
-    with fd:
-        path.chmod(0o600)
-        fd.write(token + "\n")
-    log.warning("admin_token.generated", extra={"path": str(path)})
-    return token
 
 
 def freeze_heap() -> None:
@@ -127,6 +74,7 @@ def create_app(
     artifact_loaders: ArtifactLoaders | None = None,
     embedder: Embedder | None = None,
     llm: LLMClient | None = None,
+    capabilities: tuple[Capability, ...] = CAPABILITIES,
 ) -> Litestar:
     """Build the ASGI app. ``settings`` default to the ``PERSONA_*`` environment.
 
@@ -135,70 +83,21 @@ def create_app(
     """
     settings = settings or load_settings()
     engine = engine or create_engine(settings)
-    artifacts = ArtifactHolder(
-        ArtifactStore(settings.models_dir, keep=settings.keep_versions),
-        artifact_loaders if artifact_loaders is not None else all_loaders(),
-    )
-
-    def memory_snapshot(tenant_id: str) -> Snapshot | None:
-        loaded = artifacts.current
-        component = loaded.components.get(MEMORY_STEP) if loaded else None
-        return component.lookup(tenant_id) if isinstance(component, MemorySnapshots) else None
-
-    embedder = embedder or BatchingEmbedder(MiniLMEmbedder(runtime=settings.embed_runtime))
-    llm_config = config_from_settings(settings)
-    llm = llm or (LLMClient(llm_config) if llm_config else None)
-    # With an LLM, turns are queued and extracted off the request path (the rules are the fallback).
-    queue = ExtractionQueue() if llm is not None and settings.llm_extract_memories else None
-    memory = MemoryRuntime(
+    runtime = build_runtime(
+        settings,
+        engine=engine,
+        loaders=artifact_loaders if artifact_loaders is not None else loaders(capabilities),
         embedder=embedder,
-        indexes=MemoryIndexes(dim=embedder.dim, snapshots=memory_snapshot),
-        extractor=RuleExtractor(),
-        queue=queue,
+        llm=llm,
     )
-    extraction = ExtractionWorker(
-        sessions=async_sessionmaker(engine, expire_on_commit=False),
-        runtime=memory,
-        queue=queue or ExtractionQueue(),
-        llm=LLMExtractor(llm) if queue is not None and llm is not None else None,
-        fallback=memory.extractor,
-        policy=extraction_policy(settings),
-    )
-
-    def rec_models() -> RecModels | None:
-        loaded = artifacts.current
-        component = loaded.components.get(SEQREC_STEP) if loaded else None
-        return component if isinstance(component, RecModels) else None
-
-    recsys = RecsysRuntime(
-        models=rec_models,
-        weights=parse_interaction_weights(settings.interaction_weights),
-        embedder=embedder,
-    )
-
-    def pairing_models() -> PairingModels | None:
-        loaded = artifacts.current
-        component = loaded.components.get(PAIRING_STEP) if loaded else None
-        return component if isinstance(component, PairingModels) else None
-
-    pairing = PairingRuntime(pairing_models)
-
-    def preference_models() -> PreferenceModels | None:
-        loaded = artifacts.current
-        component = loaded.components.get(PREFERENCES_STEP) if loaded else None
-        return component if isinstance(component, PreferenceModels) else None
-
-    preferences = PreferenceRuntime(embedder=embedder, models=preference_models)
     user_data = UserDataRegistry()
-    handlers: tuple[UserDataHandler, ...] = (
-        MemoryUserData(memory.indexes),
-        RecsysUserData(recsys),
-        PairingUserData(pairing),
-        ValuesUserData(),
-        PreferenceUserData(preferences),
-    )
-    for handler in (*handlers, *user_data_handlers):
+    for capability in capabilities:
+        if capability.user_data is not None:
+            user_data.register(capability.user_data(runtime))
+    for handler in user_data_handlers:
         user_data.register(handler)
+    artifacts, memory, extraction, llm = runtime.artifacts, runtime.memory, runtime.extraction, runtime.llm
+    queue = memory.queue
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -284,18 +183,7 @@ def create_app(
             _Metrics,
             AdminController,
             UserController,
-            ValuesController,
-            SystemMessageController,
-            ChatController,
-            MemoryController,
-            ItemController,
-            RecommendationController,
-            IngredientController,
-            RecipeController,
-            FoodPreferenceController,
-            PairingController,
-            PreferenceController,
-            ObjectiveController,
+            *(controller for capability in capabilities for controller in capability.controllers),
         ],
         dependencies={
             "auth_tenant": Provide(provide_tenant_id),
@@ -330,13 +218,14 @@ def create_app(
                 "admin_token": resolve_admin_token(settings),
                 "key_cache": KeyCache(settings.auth_cache_seconds),
                 "user_data": user_data,
+                "runtime": runtime,
                 "artifacts": artifacts,
                 "memory": memory,
                 "extraction": extraction,
-                "recsys": recsys,
-                "pairing": pairing,
+                "recsys": runtime.recsys,
+                "pairing": runtime.pairing,
                 "llm": llm,
-                "preferences": preferences,
+                "preferences": runtime.preferences,
                 "schema_head": head_revision(),
             }
         ),

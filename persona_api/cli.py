@@ -16,8 +16,8 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
     from persona_api.app import create_app
-    from persona_api.memory.worker import worker_process
     from persona_api.store import migrate
+    from persona_api.worker import worker_process
 
     settings = settings.with_overrides(host=args.host or settings.host, port=args.port or settings.port)
     if settings.auto_migrate:
@@ -34,7 +34,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _worker(settings: Settings, args: argparse.Namespace) -> int:
-    from persona_api.memory.worker import main as worker_main
+    from persona_api.worker import main as worker_main
 
     try:
         return worker_main(settings, exit_with=args.exit_with)
@@ -55,10 +55,10 @@ def _migrate(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _reindex(settings: Settings, args: argparse.Namespace) -> int:
-    from persona_api.jobs.catalog import all_steps
+    from persona_api.capabilities import steps
     from persona_api.jobs.reindex import main as reindex_main
 
-    return reindex_main(settings, all_steps())
+    return reindex_main(settings, steps())
 
 
 def _demo_load_recipes(settings: Settings, args: argparse.Namespace) -> int:
@@ -66,7 +66,7 @@ def _demo_load_recipes(settings: Settings, args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from persona_api.errors import NotFound
-    from persona_api.recsys.pairing.demo import run_load_recipes
+    from persona_api.pairing.demo import run_load_recipes
     from persona_api.store import migrate
 
     if settings.auto_migrate:

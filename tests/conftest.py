@@ -17,7 +17,7 @@ from sqlalchemy import Executable, Row, text
 
 from persona_api.app import create_app
 from persona_api.config import Settings
-from persona_api.memory.embed import MiniLMEmbedder
+from persona_api.kernel.embed import MiniLMEmbedder
 from persona_api.store import migrate
 from persona_api.store.db import create_engine
 from tests.llm_server import FakeLLM

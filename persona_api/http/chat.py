@@ -21,12 +21,12 @@ from litestar.params import FromPath, JSONBody
 from litestar.response import Stream
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from persona_api.chat.service import ChatRequest, ChatService, Prepared
 from persona_api.errors import PersonaError
 from persona_api.http.chat_schemas import AssistantMessage, ChatIn, ChatOut, MemoryUsed, UsageOut
 from persona_api.http.problems import BUSY_DETAIL, database_busy
 from persona_api.http.requestid import current_request_id
 from persona_api.http.system_message import system_messages
-from persona_api.llm.chat import ChatRequest, ChatService, Prepared
 from persona_api.llm.protocol import Chunk
 from persona_api.memory.context import MemoryContext
 from persona_api.memory.conversations import Conversations

@@ -35,8 +35,8 @@ from persona_api.http.pairing_schemas import (
     WriteOut,
 )
 from persona_api.http.recs import read_batch
-from persona_api.recsys.pairing.pantry import IngredientIn, Pantry, RecipeIn, RecipeView, WriteResult
-from persona_api.recsys.pairing.service import PairCheck, Pairer, PairingQuery, Suggestions
+from persona_api.pairing.pantry import IngredientIn, Pantry, RecipeIn, RecipeView, WriteResult
+from persona_api.pairing.service import PairCheck, Pairer, PairingQuery, Suggestions
 from persona_api.store.users import UserService
 
 

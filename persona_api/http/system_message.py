@@ -9,10 +9,9 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, JSONBody
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from persona_api.chat.render import Part
+from persona_api.chat.system import SystemMessage, SystemMessages
 from persona_api.http.values_schemas import PartOut, SystemMessageOut, SystemMessageRequest
-from persona_api.llm.render import Part
-from persona_api.llm.system import SystemMessage, SystemMessages
-from persona_api.llm.values import ValueProfiles
 from persona_api.memory.context import MemoryContext
 from persona_api.memory.conversations import Conversations
 from persona_api.memory.service import Memories
@@ -20,6 +19,7 @@ from persona_api.preferences.service import Preferences
 from persona_api.preferences.summary import summarize
 from persona_api.store.tables import User
 from persona_api.store.users import UserService
+from persona_api.values.service import ValueProfiles
 
 
 async def provide_system_messages(

@@ -18,8 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from persona_api.http.pagination import PageRequest
 from persona_api.http.values_schemas import PreferenceOut, ValuesIn, ValuesOut
-from persona_api.llm.values import Preference, ValueProfiles, Values
 from persona_api.store.users import UserService
+from persona_api.values.service import Preference, ValueProfiles, Values
 
 
 async def provide_value_profiles(

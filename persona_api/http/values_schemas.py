@@ -1,6 +1,6 @@
 """msgspec Structs of the value-profile and system-message routes.
 
-Types and coarse bounds are checked here; :func:`persona_api.llm.values.validate` owns the
+Types and coarse bounds are checked here; :func:`persona_api.values.service.validate` owns the
 rules (known dimensions, counts, lengths) and reports every offending field at once.
 """
 

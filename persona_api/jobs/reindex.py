@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import shutil
-import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -22,17 +20,20 @@ from tqdm import tqdm
 import persona_api
 from persona_api.config import Settings
 from persona_api.errors import ArtifactError
-from persona_api.jobs.steps import (
+from persona_api.kernel.artifacts import ArtifactStore, StagedVersion
+from persona_api.kernel.manifest import MetricValue
+from persona_api.kernel.steps import (
     ProgressBar,
     ProgressFactory,
     Step,
     StepContext,
     StepRegistry,
     StepResult,
-    default_registry,
+    TenantRef,
 )
-from persona_api.recsys.artifacts import ArtifactStore, MetricValue, StagedVersion
 from persona_api.store.db import create_engine
+from persona_api.store.step import default_registry
+from persona_api.store.tenants import tenant_directory
 
 log = logging.getLogger("persona_api.jobs")
 
@@ -74,8 +75,10 @@ async def _build_and_publish(
     log.info("reindex.started", extra={"version": staged.version, "steps": registry.names()})
     input_rows: dict[str, int] = {}
     metrics: dict[str, dict[str, MetricValue]] = {}
+    tenants: Sequence[TenantRef] | None = None
     for step in registry:
-        result = await _run_step(step, settings, engine, staged)
+        result = await _run_step(step, settings, engine, staged, tenants)
+        tenants = result.tenants if result.tenants is not None else tenants
         # Steps that read the same table report it again; the later count is the fresher one.
         input_rows.update(result.input_rows)
         metrics[step.name] = dict(result.metrics)
@@ -101,11 +104,21 @@ async def _build_and_publish(
     return staged.version
 
 
-async def _run_step(step: Step, settings: Settings, engine: AsyncEngine, staged: StagedVersion) -> StepResult:
+async def _run_step(
+    step: Step,
+    settings: Settings,
+    engine: AsyncEngine,
+    staged: StagedVersion,
+    tenants: Sequence[TenantRef] | None,
+) -> StepResult:
     started = time.perf_counter()
     try:
+        if tenants is None:  # no step before this one read the list: read it for this step
+            tenants = await tenant_directory(engine)
         with _step_bar(step.name) as progress:
-            ctx = StepContext(engine=engine, out_dir=staged.path, settings=settings, progress=progress)
+            ctx = StepContext(
+                engine=engine, out_dir=staged.path, settings=settings, progress=progress, tenants=tenants
+            )
             result = await step.run(ctx)
     except Exception as exc:
         # Logged after the bar is closed so the traceback does not land mid-line.
@@ -141,22 +154,9 @@ def _step_bar(step_name: str) -> Iterator[ProgressFactory]:
 
 
 def code_version() -> str:
-    """``persona_api.__version__``, plus the git commit when run from a checkout."""
-    version = persona_api.__version__
-    git = shutil.which("git")
-    if git is None:
-        return version
-    try:
-        # Fixed argv, no shell: nothing user-controlled reaches the command line.
-        out = subprocess.run(  # noqa: S603
-            [git, "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=5, check=False
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return version
-    sha = out.stdout.strip()
-    if out.returncode != 0 or not sha:
-        return version
-    return f"{version}{'.' if '+' in version else '+'}g{sha}"
+    """The installed package's version (a job started inside some other git checkout must not
+    stamp that checkout's commit on the artifacts)."""
+    return persona_api.__version__
 
 
 def _one_line(exc: BaseException) -> str:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from persona_api.memory.embed import Embedder
+from persona_api.kernel.embed import Embedder
 from persona_api.memory.extract import Extractor
 from persona_api.memory.feed import MemoryIndexes
 from persona_api.memory.index import FusionWeights

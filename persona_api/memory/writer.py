@@ -20,7 +20,7 @@ from numpy.typing import NDArray
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from persona_api.memory.embed import to_bytes
+from persona_api.kernel.embed import to_bytes
 from persona_api.memory.feed import UPSERT, MemoryIndexes, lock_head, read_head, record_changes
 from persona_api.memory.index import MemoryIndex, SearchFilter
 from persona_api.memory.tables import Memory, MemoryLink

@@ -13,8 +13,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from persona_api.kernel.manifest import Manifest
 from persona_api.preferences.model import PreferenceModel
-from persona_api.recsys.artifacts import Manifest
 
 STEP = "preferences"
 DIRECTORY = "tenants.json"

@@ -18,7 +18,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from persona_api.errors import FieldProblem, InvalidInput
-from persona_api.memory.embed import Embedder
+from persona_api.kernel.embed import Embedder
 
 
 @dataclass(frozen=True)

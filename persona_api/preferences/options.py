@@ -21,7 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from persona_api.errors import FieldProblem, InvalidInput
-from persona_api.memory.embed import Embedder, from_bytes, to_bytes
+from persona_api.kernel.embed import Embedder, from_bytes, to_bytes
 from persona_api.preferences.tables import PreferenceOption
 from persona_api.recsys.catalog import item_text
 from persona_api.recsys.tables import CatalogItem

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 from sqlalchemy import select
 
-from persona_api.memory.embed import from_bytes
+from persona_api.kernel.embed import from_bytes
 from persona_api.preferences.options import option_key
 from persona_api.preferences.service import Preferences
 from persona_api.recsys.service import Pick, Result

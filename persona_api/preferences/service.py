@@ -22,7 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from persona_api.errors import Conflict, FieldProblem, InvalidInput
-from persona_api.memory.embed import Embedder, from_bytes
+from persona_api.kernel.embed import Embedder, from_bytes
 from persona_api.preferences.bundle import PreferenceModels
 from persona_api.preferences.comparisons import ComparisonIn, ComparisonStore, check_batch
 from persona_api.preferences.latent import Latent

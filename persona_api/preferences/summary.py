@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 from sqlalchemy import select
 
-from persona_api.memory.embed import from_bytes
+from persona_api.kernel.embed import from_bytes
 from persona_api.preferences.service import Preferences
 from persona_api.preferences.tables import PreferenceComparison, PreferenceOption
 from persona_api.store.tables import User

@@ -23,7 +23,7 @@ import faiss
 import numpy as np
 from numpy.typing import NDArray
 
-from persona_api.recsys.artifacts import Manifest
+from persona_api.kernel.manifest import Manifest
 from persona_api.recsys.seqmodel import SeqRecommender
 
 STEP = "seqrec"

@@ -15,7 +15,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from persona_api.errors import FieldProblem, InvalidInput, NotFound
-from persona_api.memory.embed import Embedder, to_bytes
+from persona_api.kernel.embed import Embedder, to_bytes
 from persona_api.recsys.tables import CatalogItem
 from persona_api.store.db import commit_or_conflict
 from persona_api.store.tables import utcnow

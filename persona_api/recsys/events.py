@@ -16,7 +16,7 @@ from sqlalchemy import Select, insert, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from persona_api.errors import FieldProblem, InvalidInput
-from persona_api.memory.embed import Embedder, to_bytes
+from persona_api.kernel.embed import Embedder, to_bytes
 from persona_api.recsys.catalog import Catalog
 from persona_api.recsys.signals import Event
 from persona_api.recsys.tables import Interaction, Review

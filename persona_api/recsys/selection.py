@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numpy.typing import NDArray
 
-from persona_api.recsys import blend, metrics
+from persona_api.kernel import ranking as metrics
+from persona_api.recsys import blend
 from persona_api.recsys.components import Components, FitPlan
 from persona_api.recsys.itemknn import ItemKNN
 from persona_api.recsys.sasrec import SASRec

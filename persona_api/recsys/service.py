@@ -21,7 +21,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from persona_api.errors import NotFound
-from persona_api.memory.embed import Embedder, from_bytes
+from persona_api.kernel.embed import Embedder, from_bytes
 from persona_api.recsys.bundle import RecModels, TenantModel
 from persona_api.recsys.catalog import Catalog, ItemSummary, matches
 from persona_api.recsys.events import user_events, user_events_by_external_id

@@ -13,10 +13,11 @@ import uuid
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from persona_api.errors import NotFound, Unauthorized
-from persona_api.store.tables import ApiKey, Tenant, utcnow
+from persona_api.kernel.steps import TenantRef
+from persona_api.store.tables import ApiKey, Tenant, User, utcnow
 
 KEY_PREFIX = "pk_"
 
@@ -113,3 +114,16 @@ class TenantService:
         if tenant_id is None:
             raise Unauthorized("invalid or revoked API key")
         return tenant_id
+
+
+async def tenant_directory(engine: AsyncEngine) -> list[TenantRef]:
+    """Every tenant with its user count, ordered by id: what one re-index run trains."""
+    stmt = (
+        select(Tenant.id, Tenant.name, func.count(User.id))
+        .outerjoin(User, User.tenant_id == Tenant.id)
+        .group_by(Tenant.id, Tenant.name)
+        .order_by(Tenant.id)
+    )
+    async with engine.connect() as conn:
+        rows = (await conn.execute(stmt)).all()
+    return [TenantRef(id=tenant_id, name=name, users=int(users)) for tenant_id, name, users in rows]

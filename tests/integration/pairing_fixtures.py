@@ -17,8 +17,9 @@ from litestar.testing import AsyncTestClient
 
 from persona_api.config import Settings
 from persona_api.jobs.reindex import run_reindex
-from persona_api.jobs.steps import StepRegistry, TenantDirectoryStep
-from persona_api.recsys.pairing.training import PairingStep
+from persona_api.kernel.steps import StepRegistry
+from persona_api.pairing.step import PairingStep
+from persona_api.store.step import TenantDirectoryStep
 
 CUISINES = {
     "Italian": ["tomato", "basil", "garlic", "olive oil", "mozzarella", "oregano"],

@@ -15,9 +15,10 @@ from litestar.testing import AsyncTestClient
 
 from persona_api.config import Settings
 from persona_api.jobs.reindex import run_reindex
-from persona_api.jobs.steps import StepRegistry, TenantDirectoryStep
+from persona_api.kernel.steps import StepRegistry
 from persona_api.recsys.seqmodel import SeqConfig
-from persona_api.recsys.training import SeqRecStep
+from persona_api.recsys.step import SeqRecStep
+from persona_api.store.step import TenantDirectoryStep
 
 THEMES = {
     "tea": [

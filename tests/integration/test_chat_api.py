@@ -14,10 +14,10 @@ from sqlalchemy import event
 from sqlalchemy.exc import OperationalError
 
 from persona_api.app import create_app
+from persona_api.chat.render import BASE_INSTRUCTIONS
+from persona_api.chat.service import ChatService, Prepared
 from persona_api.config import Settings
-from persona_api.llm.chat import ChatService, Prepared
-from persona_api.llm.render import BASE_INSTRUCTIONS
-from persona_api.memory.embed import MiniLMEmbedder
+from persona_api.kernel.embed import MiniLMEmbedder
 from persona_api.store.db import create_engine
 from tests.conftest import TenantKey, new_tenant
 from tests.llm_server import FakeLLM, Reply

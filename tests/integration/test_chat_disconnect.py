@@ -19,7 +19,7 @@ from litestar import Litestar
 
 from persona_api.app import create_app
 from persona_api.config import Settings
-from persona_api.memory.embed import MiniLMEmbedder
+from persona_api.kernel.embed import MiniLMEmbedder
 from tests.conftest import admin_headers
 from tests.llm_server import FakeLLM, Reply
 

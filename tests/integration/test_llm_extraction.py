@@ -16,7 +16,7 @@ from sqlalchemy import Row, select
 
 from persona_api.app import create_app
 from persona_api.config import Settings
-from persona_api.memory.embed import MiniLMEmbedder
+from persona_api.kernel.embed import MiniLMEmbedder
 from persona_api.memory.tables import Memory, MemoryExtraction, Turn
 from tests.conftest import TenantKey, fetch_all, new_tenant
 from tests.llm_server import FakeLLM, Reply

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from persona_api.app import create_app
 from persona_api.config import Settings
-from persona_api.memory.embed import MiniLMEmbedder
+from persona_api.kernel.embed import MiniLMEmbedder
 from persona_api.memory.tables import ConversationSession, Memory, MemoryChange, Partner, Turn
 from persona_api.store.tables import User
 from tests.conftest import TenantKey, fetch_all, new_tenant

@@ -10,10 +10,10 @@ import pytest
 from litestar.testing import AsyncTestClient
 
 from persona_api.app import create_app
+from persona_api.capabilities import steps as all_steps
 from persona_api.config import Settings
-from persona_api.jobs.catalog import all_steps
 from persona_api.jobs.reindex import run_reindex
-from persona_api.memory.embed import MiniLMEmbedder
+from persona_api.kernel.embed import MiniLMEmbedder
 from tests.conftest import new_tenant
 
 

@@ -7,10 +7,10 @@ import asyncio
 from sqlalchemy import inspect
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from persona_api.capabilities import metadata as capability_metadata
 from persona_api.config import Settings
 from persona_api.store import migrate
 from persona_api.store.db import create_engine
-from persona_api.store.schema import metadata as full_metadata
 
 
 def _tables_and_revision(url: str) -> tuple[set[str], str | None]:
@@ -31,7 +31,7 @@ def _inspect(conn: AsyncConnection) -> tuple[set[str], str | None]:  # called th
 
 
 def test_upgrade_downgrade_upgrade_round_trip(database_url: str) -> None:
-    expected = set(full_metadata.tables)
+    expected = set(capability_metadata().tables)
     tables, revision = _tables_and_revision(database_url)
     assert expected <= tables and revision == migrate.head_revision()
 
@@ -55,7 +55,7 @@ def test_models_match_the_migrations(database_url: str) -> None:
         try:
             async with engine.connect() as conn:
                 return await conn.run_sync(
-                    lambda sync: compare_metadata(MigrationContext.configure(sync), full_metadata)
+                    lambda sync: compare_metadata(MigrationContext.configure(sync), capability_metadata())
                 )
         finally:
             await engine.dispose()

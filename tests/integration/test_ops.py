@@ -9,7 +9,7 @@ from litestar.testing import AsyncTestClient
 
 from persona_api.app import create_app
 from persona_api.config import Settings
-from persona_api.recsys.artifacts import ArtifactStore
+from persona_api.kernel.artifacts import ArtifactStore
 from tests.conftest import TenantKey, new_tenant
 
 Client = AsyncTestClient[Litestar]

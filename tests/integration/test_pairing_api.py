@@ -12,7 +12,7 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy import func, select
 
 from persona_api.config import Settings
-from persona_api.recsys.pairing.tables import Recipe
+from persona_api.pairing.tables import Recipe
 from tests.conftest import TenantKey, admin_headers, fetch_all, new_tenant
 from tests.integration.pairing_fixtures import CUISINES, load, train
 

@@ -14,13 +14,14 @@ from sqlalchemy import func, select
 
 from persona_api.config import Settings
 from persona_api.jobs.reindex import run_reindex
-from persona_api.jobs.steps import StepRegistry, TenantDirectoryStep
+from persona_api.kernel.steps import StepRegistry
 from persona_api.preferences import service
 from persona_api.preferences.bundle import PreferenceModels
-from persona_api.preferences.job import MIN_USER_COMPARISONS, MIN_USERS, PreferenceStep
 from persona_api.preferences.model import PreferenceModel
+from persona_api.preferences.step import MIN_USER_COMPARISONS, MIN_USERS, PreferenceStep
 from persona_api.preferences.tables import PreferenceComparison, PreferenceLatentRow, PreferenceOption
 from persona_api.preferences.training import TrainConfig
+from persona_api.store.step import TenantDirectoryStep
 from tests.conftest import TenantKey, admin_headers, fetch_all, new_tenant
 
 Client = AsyncTestClient[Litestar]

@@ -18,9 +18,10 @@ from persona_api.config import Settings
 from persona_api.errors import ArtifactError
 from persona_api.jobs import reindex
 from persona_api.jobs.reindex import run_reindex
-from persona_api.jobs.steps import StepContext, StepResult, default_registry
-from persona_api.recsys.artifacts import ArtifactStore
+from persona_api.kernel.artifacts import ArtifactStore
+from persona_api.kernel.steps import StepContext, StepResult
 from persona_api.store.db import create_engine
+from persona_api.store.step import default_registry
 from persona_api.store.tables import Base, Tenant, User
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -133,7 +134,8 @@ KILLED_JOB = textwrap.dedent(
     from pathlib import Path
     from persona_api.config import Settings
     from persona_api.jobs.reindex import run_reindex
-    from persona_api.jobs.steps import StepResult, default_registry
+    from persona_api.kernel.steps import StepResult
+    from persona_api.store.step import default_registry
 
     database_url, models_dir, marker = sys.argv[1:4]
 

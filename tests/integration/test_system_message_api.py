@@ -7,7 +7,7 @@ from typing import Any
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from persona_api.llm.render import BASE_INSTRUCTIONS
+from persona_api.chat.render import BASE_INSTRUCTIONS
 from tests.conftest import TenantKey
 
 Client = AsyncTestClient[Litestar]

@@ -8,7 +8,7 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from sqlalchemy import func, select
 
-from persona_api.llm.tables import ValueProfile
+from persona_api.values.tables import ValueProfile
 from tests.conftest import TenantKey, fetch_all, new_tenant
 
 Client = AsyncTestClient[Litestar]

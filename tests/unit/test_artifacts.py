@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from persona_api.errors import ArtifactError
-from persona_api.recsys.artifacts import ArtifactStore, Manifest
+from persona_api.kernel.artifacts import ArtifactStore
+from persona_api.kernel.manifest import Manifest
 
 
 def _publish(store: ArtifactStore, payload: str = "x", **rows: int) -> str:

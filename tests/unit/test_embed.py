@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from numpy.typing import NDArray
 
-from persona_api.memory.embed import BatchingEmbedder, from_bytes, to_bytes
+from persona_api.kernel.embed import BatchingEmbedder, from_bytes, to_bytes
 
 
 class SlowEmbedder:
@@ -59,7 +59,7 @@ def test_vectors_round_trip_through_bytes() -> None:
 
 @pytest.mark.parametrize("runtime", ["onnx", "torch"])
 def test_the_direct_pipeline_matches_sentence_transformers(runtime: str) -> None:
-    from persona_api.memory.embed import MiniLMEmbedder, load_sentence_transformer
+    from persona_api.kernel.embed import MiniLMEmbedder, load_sentence_transformer
 
     embedder = MiniLMEmbedder(batch_size=3, runtime=runtime)
     texts = [
@@ -79,7 +79,7 @@ def test_the_direct_pipeline_matches_sentence_transformers(runtime: str) -> None
 
 
 def test_an_unknown_runtime_is_refused() -> None:
-    from persona_api.memory.embed import MiniLMEmbedder
+    from persona_api.kernel.embed import MiniLMEmbedder
 
     with pytest.raises(ValueError, match="runtime"):
         MiniLMEmbedder(runtime="tensorflow")

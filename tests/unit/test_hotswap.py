@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 
 from persona_api.errors import NotReady
-from persona_api.recsys.artifacts import ArtifactStore, Manifest
-from persona_api.recsys.hotswap import ArtifactHolder, ArtifactLoaders, LoadedArtifacts, Loader
+from persona_api.kernel.artifacts import ArtifactStore
+from persona_api.kernel.hotswap import ArtifactHolder, ArtifactLoaders, LoadedArtifacts, Loader
+from persona_api.kernel.manifest import Manifest
 
 
 def _publish(store: ArtifactStore, payload: str) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from persona_api.recsys.pairing.names import ingredient_key, singular, suggestions
+from persona_api.pairing.names import ingredient_key, singular, suggestions
 
 
 @pytest.mark.parametrize(

@@ -9,15 +9,15 @@ import numpy as np
 import pytest
 import torch
 
-from persona_api.recsys.pairing.completion import (
+from persona_api.pairing.completion import (
     FEW_QUERIES,
     CompletionConfig,
     build_ensemble,
     completion_probabilities,
 )
-from persona_api.recsys.pairing.data import PairingData, recipe_matrix
-from persona_api.recsys.pairing.model import PairingModel
-from persona_api.recsys.pairing.neighbours import SOFT_KERNEL
+from persona_api.pairing.data import PairingData, recipe_matrix
+from persona_api.pairing.model import PairingModel
+from persona_api.pairing.neighbours import SOFT_KERNEL
 
 GROUPS = [["a0", "a1", "a2", "a3", "a4"], ["b0", "b1", "b2", "b3", "b4"], ["c0", "c1", "c2", "c3", "c4"]]
 NAMES = [n for g in GROUPS for n in g] + ["lonely"]

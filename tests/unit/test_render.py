@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 
-from persona_api.llm.render import BASE_INSTRUCTIONS, MemoryItem, estimate_tokens, render_system_message
-from persona_api.llm.values import Preference, Values
+from persona_api.chat.render import BASE_INSTRUCTIONS, MemoryItem, estimate_tokens, render_system_message
+from persona_api.values.service import Preference, Values
 
 VALUES = Values(
     preferences=(

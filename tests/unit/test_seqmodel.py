@@ -9,7 +9,7 @@ import pytest
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
-from persona_api.recsys import metrics
+from persona_api.kernel import ranking as metrics
 from persona_api.recsys.als import ALSConfig, ALSModel
 from persona_api.recsys.itemknn import ItemKNN
 from persona_api.recsys.seqmodel import SeqConfig, SeqRecommender, SeqTrainingData

@@ -12,7 +12,7 @@ import pytest
 from persona_api.recsys.bundle import TenantModel, build_ann
 from persona_api.recsys.seqmodel import SeqConfig
 from persona_api.recsys.signals import History
-from persona_api.recsys.training import TenantData, recency_popularity, train_tenant
+from persona_api.recsys.step import TenantData, recency_popularity, train_tenant
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 

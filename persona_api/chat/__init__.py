@@ -1,0 +1,1 @@
+"""System-message rendering and chat orchestration over memory, values, preferences and the LLM client."""

@@ -1,0 +1,67 @@
+"""The manifest of an artifact version: what it contains and how it was made.
+
+Stored as ``<version>/manifest.json`` and decoded with msgspec against the exact schema, so a
+truncated, hand-edited or foreign file is an :class:`ArtifactError`, never a half-read version.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Literal
+
+import msgspec
+
+from persona_api.errors import ArtifactError
+
+MetricValue = float | int | str
+
+MANIFEST_NAME = "manifest.json"
+FORMAT = 1
+
+
+class Manifest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """What a version contains and how it was made."""
+
+    version: str
+    created_at: str
+    """ISO 8601 UTC timestamp of the publication."""
+    code_version: str
+    input_rows: dict[str, int]
+    """Rows read from the database per table, e.g. ``{"tenants": 2, "users": 3}``."""
+    files: dict[str, str]
+    """SHA-256 of every file, keyed by its POSIX path relative to the version folder."""
+    metrics: dict[str, dict[str, MetricValue]]
+    """Per-step metrics, keyed by step name."""
+    steps: list[str]
+    """The steps that produced this version, in the order they ran."""
+
+    def to_json(self) -> str:
+        document = {"format": FORMAT, **msgspec.to_builtins(self)}
+        # Sorted and indented: manifests are read by people diffing two versions.
+        return json.dumps(document, indent=2, sort_keys=True) + "\n"
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> Manifest:
+        """Parse and validate a manifest; raises ``ArtifactError`` on any malformed content."""
+        try:
+            document = msgspec.json.decode(text, type=_Document)
+        except msgspec.DecodeError as exc:
+            raise ArtifactError(f"malformed manifest: {exc}") from exc
+        return document.manifest
+
+
+class _Document(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    format: Literal[1]
+    version: str
+    created_at: str
+    code_version: str
+    input_rows: dict[str, int]
+    files: dict[str, str]
+    metrics: dict[str, dict[str, MetricValue]]
+    steps: list[str]
+
+    @property
+    def manifest(self) -> Manifest:
+        fields = msgspec.structs.asdict(self)
+        del fields["format"]
+        return Manifest(**fields)

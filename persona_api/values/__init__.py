@@ -1,0 +1,1 @@
+"""Value profiles: a user's stated values (Janus's four dimensions), validated and stored."""

@@ -1,0 +1,130 @@
+"""``persona-api worker``: LLM memory extraction in a process of its own.
+
+The API queues new turns in ``memory_extractions``; this process claims them, asks the LLM, embeds
+and writes the memories (see :mod:`persona_api.memory.extraction`). Running it beside the API keeps
+that work off the API's event loop and embedding thread. Any number of workers may run against one
+database: claims are exclusive. ``serve`` starts one by default (``PERSONA_LLM_EXTRACT_WORKER``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+
+from persona_api.config import Settings
+from persona_api.errors import ConfigurationError
+from persona_api.kernel.embed import Embedder
+from persona_api.kernel.hotswap import ArtifactLoaders
+from persona_api.llm.client import config_from_settings
+from persona_api.store.db import create_engine
+from persona_api.wiring import build_runtime
+
+log = logging.getLogger("persona_api.worker")
+
+
+async def run_worker(settings: Settings, *, embedder: Embedder | None = None) -> None:
+    """Extract queued turns until cancelled (SIGTERM and SIGINT cancel it in ``persona-api worker``)."""
+    if config_from_settings(settings) is None:
+        raise ConfigurationError(
+            "the extraction worker needs an LLM: set PERSONA_LLM_BASE_URL and PERSONA_LLM_MODEL"
+        )
+    engine = create_engine(settings)
+    # The API's wiring; this process serves no artifacts and sends every queued turn to the LLM.
+    runtime = build_runtime(
+        settings, engine=engine, loaders=ArtifactLoaders(), embedder=embedder, queue_turns=True
+    )
+    worker, llm = runtime.extraction, runtime.llm
+    if llm is None:
+        raise ConfigurationError("the extraction worker could not build its LLM client")
+    log.info("memory_worker.started", extra={"database": engine.url.get_backend_name()})
+    try:
+        await worker.run()
+    finally:
+        await llm.aclose()
+        await engine.dispose()
+        log.info("memory_worker.stopped")
+
+
+def main(settings: Settings, *, exit_with: int | None = None) -> int:
+    """Run :func:`run_worker` until SIGTERM or SIGINT (or, with ``exit_with``, until that process,
+    the ``serve`` that started this one, is gone); returns the exit code."""
+
+    import torch
+
+    torch.set_num_threads(1)  # it shares the machine with the API: one core for its model calls
+    if settings.llm_extract_nice:
+        os.nice(settings.llm_extract_nice)  # and yields the CPU to the API's requests
+
+    async def supervised() -> None:
+        task = asyncio.current_task()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            if task is not None:
+                loop.add_signal_handler(sig, task.cancel)
+        watchdog = asyncio.create_task(_exit_with(exit_with, task)) if exit_with and task else None
+        with contextlib.suppress(asyncio.CancelledError):
+            await run_worker(settings)
+        if watchdog is not None:
+            watchdog.cancel()
+
+    asyncio.run(supervised())
+    return 0
+
+
+async def _exit_with(parent: int, task: asyncio.Task[None]) -> None:
+    """Cancel ``task`` once this process is no longer ``parent``'s child (it died, even by SIGKILL)."""
+    while os.getppid() == parent:  # noqa: ASYNC110  # nothing signals a parent's death: poll
+        await asyncio.sleep(1.0)
+    log.warning("memory_worker.parent_gone", extra={"parent": parent})
+    task.cancel()
+
+
+def wants_process(settings: Settings) -> bool:
+    """Whether ``serve`` should start the extraction worker as a process of its own."""
+    return bool(
+        settings.llm_base_url and settings.llm_extract_memories and settings.llm_extract_worker == "process"
+    )
+
+
+@contextlib.contextmanager
+def worker_process(settings: Settings, *, restart_after: float = 1.0) -> Iterator[None]:
+    """While the block runs, keep one ``persona-api worker`` child running (restarted if it exits);
+    stop it at the end. Does nothing unless :func:`wants_process`."""
+    if not wants_process(settings):
+        yield
+        return
+    stopping = threading.Event()
+    current: list[subprocess.Popen[bytes]] = []
+
+    def supervise() -> None:
+        while not stopping.is_set():
+            command = [sys.executable, "-m", "persona_api", "worker", "--exit-with", str(os.getpid())]
+            child = subprocess.Popen(command)  # noqa: S603  # our own interpreter and fixed arguments
+            current[:] = [child]
+            log.info("memory_worker.spawned", extra={"pid": child.pid})
+            code = child.wait()
+            if not stopping.is_set():
+                log.warning("memory_worker.exited", extra={"pid": child.pid, "code": code})
+                stopping.wait(restart_after)
+
+    supervisor = threading.Thread(target=supervise, name="persona-worker-supervisor", daemon=True)
+    supervisor.start()
+    try:
+        yield
+    finally:
+        stopping.set()
+        for child in current:
+            if child.poll() is None:
+                child.terminate()
+                try:
+                    child.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    child.kill()
+        supervisor.join(timeout=5)
