@@ -25,7 +25,9 @@ import faiss
 import numpy as np
 from numpy.typing import NDArray
 
-from persona_api.memory.index import FusionWeights, IndexEntry, MemoryIndex, SearchFilter
+from persona_api.memory.fusion import FusionWeights
+from persona_api.memory.index import MemoryIndex
+from persona_api.memory.index_types import IndexEntry, SearchFilter
 
 DIM = 384
 BIG_USER = 1

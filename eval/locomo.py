@@ -40,7 +40,7 @@ from persona_api.memory.context import MemoryContext, MemoryRuntime, SearchPolic
 from persona_api.memory.conversations import OWNER, Conversations, TurnIn  # noqa: E402
 from persona_api.memory.extract import RuleExtractor  # noqa: E402
 from persona_api.memory.feed import MemoryIndexes  # noqa: E402
-from persona_api.memory.index import FusionWeights  # noqa: E402
+from persona_api.memory.fusion import FusionWeights  # noqa: E402
 from persona_api.memory.service import Memories, Query  # noqa: E402
 from persona_api.store import migrate  # noqa: E402
 from persona_api.store.db import create_engine, session_factory  # noqa: E402

@@ -33,7 +33,8 @@ from persona_api.http.memory_schemas import (
 from persona_api.http.pagination import PageRequest
 from persona_api.memory.context import MemoryContext
 from persona_api.memory.conversations import Conversations, TurnIn
-from persona_api.memory.service import Memories, Query, Rendered
+from persona_api.memory.rendering import Rendered
+from persona_api.memory.service import Memories, Query
 from persona_api.memory.tables import ConversationSession, Partner, Turn
 from persona_api.store.users import UserService
 

@@ -3,21 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from persona_api.kernel.embed import Embedder
 from persona_api.memory.extract import Extractor
+from persona_api.memory.extraction_queue import ExtractionQueue
 from persona_api.memory.feed import MemoryIndexes
-from persona_api.memory.index import FusionWeights
+from persona_api.memory.fusion import FusionWeights
 from persona_api.memory.tables import Partner
 from persona_api.memory.writer import WritePolicy
-from persona_api.store.tables import User
-
-if TYPE_CHECKING:
-    from persona_api.memory.extraction import ExtractionQueue
 
 
 @dataclass(frozen=True)
@@ -86,9 +82,3 @@ class MemoryContext:
     @property
     def policy(self) -> WritePolicy:
         return self.runtime.policy
-
-
-def owner_name(user: User) -> str:
-    """How memories name the user: ``metadata.name`` when the client set it, else the user id."""
-    name = user.attributes.get("name") if isinstance(user.attributes, dict) else None
-    return name if isinstance(name, str) and name.strip() else user.external_id

@@ -14,9 +14,10 @@ from datetime import datetime
 from sqlalchemy import func, select
 
 from persona_api.errors import Conflict, FieldProblem, InvalidInput, NotFound
-from persona_api.memory.context import MemoryContext, owner_name
+from persona_api.memory.context import MemoryContext
 from persona_api.memory.extract import TurnInput
 from persona_api.memory.feed import lock_head
+from persona_api.memory.names import SpeakerNames, owner_name
 from persona_api.memory.tables import ConversationSession, Partner, Turn
 from persona_api.memory.writer import NewMemory, WriteResult, write_memories
 from persona_api.store.db import commit_or_conflict
@@ -279,23 +280,3 @@ class Conversations:
         return SpeakerNames(
             owner_name(user), {p.external_id: p.id for p in partners}, {p.id: p.name for p in partners}
         )
-
-
-@dataclass(frozen=True)
-class SpeakerNames:
-    owner: str
-    by_external: dict[str, int]
-    names: dict[int, str]
-
-    @property
-    def participants(self) -> tuple[str, ...]:
-        return (self.owner, *self.names.values())
-
-    def display(self, partner_id: int | None) -> str:
-        return self.owner if partner_id is None else self.names[partner_id]
-
-    def subject_id(self, name: str) -> int | None:
-        for pid, partner_name in self.names.items():
-            if partner_name == name:
-                return pid
-        return None

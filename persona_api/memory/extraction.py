@@ -1,4 +1,4 @@
-"""Off-path memory extraction: the queue of ingested turns and the worker that drains it.
+"""Off-path memory extraction: the worker that drains the queue of ingested turns.
 
 With an LLM configured, ``Conversations.add_turns`` stores turns with ``extracted_by`` null and one
 ``memory_extractions`` row each, in the ingest transaction, then wakes the worker. The worker (one
@@ -8,14 +8,16 @@ transaction that also marks the turn and the row. A failed attempt (upstream err
 answer that is not valid JSON of the schema) is recorded in ``last_error`` and retried with backoff;
 after ``max_attempts`` the deterministic rules extract the turn instead (status ``fallback``). A
 claim lost to a crash is retried once its lease expires. No turn is ever dropped.
+
+The producer side and the row statuses are ``persona_api.memory.extraction_queue``; how a claimed
+row's turn is read is ``persona_api.memory.queued_turn``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -26,16 +28,16 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from persona_api.config import Settings
 from persona_api.errors import PersonaError
-from persona_api.memory.context import MemoryRuntime, owner_name
-from persona_api.memory.extract import Extractor, MemoryCandidate, TurnInput
+from persona_api.memory.context import MemoryRuntime
+from persona_api.memory.extract import Extractor, MemoryCandidate
+from persona_api.memory.extraction_queue import DONE, FALLBACK, PENDING, ExtractionQueue
 from persona_api.memory.llm_extract import ExtractionFailed, LLMExtractor
-from persona_api.memory.tables import ConversationSession, MemoryExtraction, Partner, Turn
+from persona_api.memory.queued_turn import QueuedTurn, load_queued_turn
+from persona_api.memory.tables import MemoryExtraction, Turn
 from persona_api.memory.writer import NewMemory, write_memories
-from persona_api.store.tables import User, utcnow
+from persona_api.store.tables import utcnow
 
 log = logging.getLogger("persona_api.memory.extraction")
-
-PENDING, DONE, FALLBACK = "pending", "done", "fallback"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -65,55 +67,11 @@ def extraction_policy(settings: Settings) -> ExtractionPolicy:
     )
 
 
-class ExtractionQueue:
-    """The producer side: rows added in the caller's transaction, and a wake-up for the worker."""
-
-    def __init__(self) -> None:
-        self._wake = asyncio.Event()
-
-    def enqueue(self, session: AsyncSession, *, tenant_id: str, user_id: int, turns: Sequence[Turn]) -> None:
-        """Queue ``turns`` (flushed, so they have ids) in ``session``'s transaction."""
-        now = utcnow()
-        session.add_all(
-            MemoryExtraction(
-                tenant_id=tenant_id,
-                user_id=user_id,
-                turn_id=t.id,
-                status=PENDING,
-                attempts=0,
-                next_attempt_at=now,
-                created_at=now,
-                updated_at=now,
-            )
-            for t in turns
-        )
-
-    def notify(self) -> None:
-        """Call after the commit: new rows are due now."""
-        self._wake.set()
-
-    async def wait(self, seconds: float) -> None:
-        """Until :meth:`notify` or ``seconds`` have passed, whichever comes first."""
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), seconds)
-        self._wake.clear()
-
-
-@dataclass(frozen=True)
-class _Loaded:
-    tenant_id: str
-    user_id: int
-    session_id: int
-    turn: TurnInput
-    participants: tuple[str, ...]
-    partner_ids: dict[str, int]
-
-
 @dataclass(frozen=True)
 class _Extracted:
     job_id: int
     attempt: int
-    loaded: _Loaded
+    loaded: QueuedTurn
     candidates: list[MemoryCandidate]
     status: str
     error: str | None
@@ -246,7 +204,7 @@ class ExtractionWorker:
         """The memories of one claimed turn, by the LLM or, after its last attempt, by the rules;
         None when there is nothing to write now (the turn is gone, or it waits for a retry)."""
         async with self.sessions() as s:
-            loaded = await _load(s, job_id)
+            loaded = await load_queued_turn(s, job_id)
         if loaded is None:
             return None  # the user or the turn was deleted meanwhile
         candidates: list[MemoryCandidate] | None = None
@@ -325,52 +283,3 @@ class ExtractionWorker:
             job.updated_at = self.clock()
             await s.commit()
         log.info("memory_extraction.done", extra={"job": job_id, "status": status, "memories": len(items)})
-
-
-async def _load(s: AsyncSession, job_id: int) -> _Loaded | None:
-    """The turn of ``job_id`` as the extractors see it: speaker names and the two turns before it."""
-    job = await s.get(MemoryExtraction, job_id)
-    turn = await s.get(Turn, job.turn_id) if job is not None else None
-    if job is None or turn is None:
-        return None
-    conv = await s.get(ConversationSession, turn.session_id)
-    user = await s.get(User, job.user_id)
-    if conv is None or user is None:
-        return None
-    partners = (
-        (await s.scalars(select(Partner).where(Partner.id.in_(conv.partner_ids)))).all()
-        if conv.partner_ids
-        else []
-    )
-    names = {p.id: p.name for p in partners}
-    owner = owner_name(user)
-
-    def display(partner_id: int | None) -> str:
-        return owner if partner_id is None else names.get(partner_id, owner)
-
-    before = (
-        await s.scalars(
-            select(Turn)
-            .where(Turn.session_id == conv.id, Turn.position < turn.position)
-            .order_by(Turn.position.desc())
-            .limit(2)
-        )
-    ).all()[::-1]
-    participants = (owner, *names.values())
-    speaker = display(turn.speaker_partner_id)
-    return _Loaded(
-        tenant_id=job.tenant_id,
-        user_id=job.user_id,
-        session_id=conv.id,
-        turn=TurnInput(
-            turn_id=turn.external_id,
-            speaker=speaker,
-            text=turn.text,
-            at=turn.at,
-            addressees=tuple(n for n in participants if n != speaker),
-            previous=tuple((display(p.speaker_partner_id), p.text) for p in before),
-            previous_ids=tuple(p.external_id for p in before),
-        ),
-        participants=participants,
-        partner_ids={name: pid for pid, name in names.items()},
-    )

@@ -23,7 +23,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from persona_api.kernel.embed import from_bytes
-from persona_api.memory.index import IndexEntry, MemoryIndex
+from persona_api.memory.index import MemoryIndex
+from persona_api.memory.index_types import IndexEntry
 from persona_api.memory.lexical import tokenize
 from persona_api.memory.tables import Memory, MemoryChange, MemoryHead
 

@@ -2,7 +2,8 @@
 
 It holds every memory of the tenant, current and superseded, follows the database change feed
 through ``upsert``/``remove`` and answers queries for one owner at a time: FAISS dense retrieval and
-BM25 over the same filtered candidate set, fused with weighted RRF (or a min-max linear blend).
+BM25 over the same filtered candidate set, fused with weighted RRF (or a min-max linear blend; see
+``persona_api.memory.fusion``).
 
 Each user is a *shard* (``persona_api.memory.shard``, which also explains the dense search path), so
 a query costs what the user owns, not what the tenant owns.
@@ -20,87 +21,23 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import faiss
 import numpy as np
 from numpy.typing import NDArray
 
 from persona_api.errors import ArtifactError
+from persona_api.memory.fusion import FusionWeights, Hit, fuse
+from persona_api.memory.index_types import IndexEntry, SearchFilter
 from persona_api.memory.lexical import BM25Index
-from persona_api.memory.shard import COLUMNS, META, Ranked, Shard, new_dense
+from persona_api.memory.shard import COLUMNS, META, Shard, new_dense
 
 FORMAT = 1
 DENSE_FILE = "dense.faiss"
 ENTRIES_FILE = "entries.npz"
 LEXICAL_FILE = "lexical.json"
-
-
-@dataclass(frozen=True, eq=False)
-class IndexEntry:
-    """One memory as the index sees it (equality is identity: the vector is an array)."""
-
-    id: int
-    """Memory id (database primary key)."""
-    user_id: int
-    """Owner (``users.id``)."""
-    subject_id: int
-    """0 = the owner, otherwise the partner id."""
-    session_id: int
-    """0 = none."""
-    observed_at: float
-    """POSIX seconds."""
-    current: bool
-    """False once superseded."""
-    vector: NDArray[np.float32]
-    """L2-normalised, shape ``(dim,)``."""
-    tokens: tuple[str, ...]
-    """``lexical.tokenize`` of the memory text."""
-
-
-@dataclass(frozen=True)
-class SearchFilter:
-    """Restricts a search to some of the owner's memories; ``None`` means no restriction."""
-
-    subject_ids: frozenset[int] | None = None
-    session_ids: frozenset[int] | None = None
-    observed_from: float | None = None
-    """Inclusive lower bound on ``observed_at``."""
-    observed_to: float | None = None
-    """Exclusive upper bound on ``observed_at``."""
-    include_superseded: bool = False
-
-
-@dataclass(frozen=True)
-class Hit:
-    """One search result."""
-
-    id: int
-    score: float
-    """Fused score, higher is better."""
-    dense: float
-    """Cosine similarity (0 if not in the dense top list)."""
-    lexical: float
-    """BM25 (0 if no shared term)."""
-
-
-@dataclass(frozen=True)
-class FusionWeights:
-    """How the dense and lexical lists combine; ``candidates`` is each list's length."""
-
-    dense: float = 1.0
-    lexical: float = 1.0
-    method: Literal["rrf", "linear"] = "rrf"
-    rrf_k: float = 60.0
-    candidates: int = 100
-
-    def __post_init__(self) -> None:
-        if self.dense < 0 or self.lexical < 0 or self.rrf_k <= 0 or self.candidates < 1:
-            raise ValueError(f"invalid fusion weights: {self}")
-        if self.method not in ("rrf", "linear"):
-            raise ValueError(f"unknown fusion method {self.method!r}")
 
 
 _NO_FILTER = SearchFilter()
@@ -216,7 +153,7 @@ class MemoryIndex:
             n = max(weights.candidates, k)
             dense = shard.dense_top(query, mask, n)
             lexical, bm25 = shard.lexical_top(query_tokens, mask, n, dense)
-        return _fuse(dense, lexical, bm25, k, weights)
+        return fuse(dense, lexical, bm25, k, weights)
 
     def nearest(
         self, user_id: int, vector: NDArray[np.float32], k: int, flt: SearchFilter = _NO_FILTER
@@ -333,24 +270,3 @@ class MemoryIndex:
                 del self._shards[user_id]
             elif shard.dead >= 16 and 4 * shard.dead >= shard.size:
                 shard.compact()
-
-
-def _fuse(
-    dense: Ranked, lexical: Ranked, bm25: dict[int, float], k: int, weights: FusionWeights
-) -> list[Hit]:
-    """Fuse the two ranked lists and return the best ``k`` hits."""
-    fused: dict[int, float] = {}
-    for weight, ranked in ((weights.dense, dense), (weights.lexical, lexical)):
-        if not ranked:
-            continue
-        if weights.method == "rrf":
-            contributions = [weight / (weights.rrf_k + rank) for rank in range(1, len(ranked) + 1)]
-        else:
-            high, low = ranked[0][1], ranked[-1][1]
-            span = high - low
-            contributions = [weight * ((score - low) / span if span > 0 else 1.0) for _, score in ranked]
-        for (mid, _), contribution in zip(ranked, contributions, strict=True):
-            fused[mid] = fused.get(mid, 0.0) + contribution
-    cosine = dict(dense)
-    order = sorted(fused, key=lambda mid: (-fused[mid], -cosine.get(mid, 0.0), mid))[:k]
-    return [Hit(mid, fused[mid], cosine.get(mid, 0.0), bm25.get(mid, 0.0)) for mid in order]

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -15,15 +14,15 @@ from sqlalchemy import delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from persona_api.errors import FieldProblem, InvalidInput, NotFound
-from persona_api.memory.context import MemoryContext, owner_name
+from persona_api.memory.context import MemoryContext
 from persona_api.memory.feed import DELETE, lock_head, record_changes
-from persona_api.memory.index import Hit, SearchFilter
+from persona_api.memory.index_types import SearchFilter
 from persona_api.memory.lexical import tokenize
+from persona_api.memory.names import named_subjects
+from persona_api.memory.rendering import Found, Rendered, render_memories
 from persona_api.memory.tables import ConversationSession, Memory, MemoryLink, Partner
 from persona_api.memory.writer import NewMemory, WriteResult, write_memories
 from persona_api.store.tables import User, utcnow
-
-_WORD = re.compile(r"[a-z0-9]+")
 
 
 @dataclass(frozen=True)
@@ -38,25 +37,6 @@ class Query:
     observed_to: datetime | None = None
     include_superseded: bool = False
     include_linked: bool = False
-
-
-@dataclass(frozen=True)
-class Rendered:
-    """A memory with what a reader needs: whom it is about and where it came from."""
-
-    memory: Memory
-    about: str
-    partner_id: str | None
-    session_id: str | None
-    session_ordinal: int | None
-    tag: str
-
-
-@dataclass(frozen=True)
-class Found:
-    item: Rendered
-    hit: Hit
-    linked: list[Rendered]
 
 
 class Memories:
@@ -177,49 +157,8 @@ class Memories:
     async def render(
         self, user: User, memories: Sequence[Memory], partners: dict[int, Partner] | None = None
     ) -> list[Rendered]:
-        """Memories with their tags; ``partners`` (id -> partner) saves a query when known."""
-        partner_ids = {m.subject_partner_id for m in memories if m.subject_partner_id is not None}
-        session_ids = {m.session_id for m in memories if m.session_id is not None}
-        if partners is None:
-            partners = (
-                {
-                    p.id: p
-                    for p in await self.session.scalars(select(Partner).where(Partner.id.in_(partner_ids)))
-                }
-                if partner_ids
-                else {}
-            )
-        sessions = (
-            {
-                s.id: s
-                for s in await self.session.scalars(
-                    select(ConversationSession).where(ConversationSession.id.in_(session_ids))
-                )
-            }
-            if session_ids
-            else {}
-        )
-        me = owner_name(user)
-        out = []
-        for m in memories:
-            partner = partners.get(m.subject_partner_id) if m.subject_partner_id else None
-            conv = sessions.get(m.session_id) if m.session_id else None
-            about = partner.name if partner else me
-            if conv is not None:
-                tag = f"about {about}, from session {conv.ordinal} ({conv.started_at.date().isoformat()})"
-            else:
-                tag = f"about {about}, noted {m.observed_at.date().isoformat()}"
-            out.append(
-                Rendered(
-                    memory=m,
-                    about=about,
-                    partner_id=partner.external_id if partner else None,
-                    session_id=conv.external_id if conv else None,
-                    session_ordinal=conv.ordinal if conv else None,
-                    tag=tag,
-                )
-            )
-        return out
+        """Memories with their tags (see :func:`~persona_api.memory.rendering.render_memories`)."""
+        return await render_memories(self.session, user, memories, partners)
 
     # --- search ---------------------------------------------------------------------------
     def embed_query(self, text: str) -> asyncio.Future[NDArray[np.float32]]:
@@ -238,9 +177,7 @@ class Memories:
         try:
             partners = await self.ctx.user_partners(user.id)
             flt = await self._filter(user, query, partners)
-            named = (
-                _named_subjects(user, partners.values(), query.text) if policy.subject_boost > 0 else set()
-            )
+            named = named_subjects(user, partners.values(), query.text) if policy.subject_boost > 0 else set()
             index = await self.ctx.indexes.current(self.session, self.ctx.tenant_id)
         finally:
             [vector] = await embedding
@@ -347,13 +284,6 @@ class Memories:
                 f"unknown session {external_id!r}", [FieldProblem(field, f"no session {external_id!r}")]
             )
         return conv
-
-
-def _named_subjects(user: User, partners: Iterable[Partner], text: str) -> set[int]:
-    """Subjects (0 = the user, else partner ids) whose name appears in ``text``."""
-    words = set(_WORD.findall(text.lower()))
-    names = [(0, owner_name(user)), *((p.id, p.name) for p in partners)]
-    return {sid for sid, name in names if any(part in words for part in _WORD.findall(name.lower()))}
 
 
 def unknown_partner(external_id: str, field: str) -> InvalidInput:

@@ -32,18 +32,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import faiss
 import numpy as np
 from numpy.typing import NDArray
 
+from persona_api.memory.index_types import IndexEntry, Ranked, SearchFilter
 from persona_api.memory.lexical import BM25Index
 
-if TYPE_CHECKING:
-    from persona_api.memory.index import IndexEntry, SearchFilter
-
-__all__ = ["COLUMNS", "META", "Ranked", "Shard", "new_dense"]
+__all__ = ["COLUMNS", "META", "Shard", "new_dense"]
 
 _GATHER_MAX = 64
 _OVERFETCH_MIN_FRACTION = 0.25
@@ -58,8 +56,6 @@ COLUMNS: dict[str, type[np.generic]] = {
 }
 META = ("id", "subject_id", "session_id", "observed_at", "current")
 """The columns an entry sets; ``seq`` (append order) and ``alive`` belong to the shard."""
-
-Ranked = list[tuple[int, float]]
 
 
 def new_dense(dim: int, kind: int = faiss.ScalarQuantizer.QT_fp16) -> Any:

@@ -22,7 +22,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from persona_api.kernel.embed import to_bytes
 from persona_api.memory.feed import UPSERT, MemoryIndexes, lock_head, read_head, record_changes
-from persona_api.memory.index import MemoryIndex, SearchFilter
+from persona_api.memory.index import MemoryIndex
+from persona_api.memory.index_types import SearchFilter
 from persona_api.memory.tables import Memory, MemoryLink
 from persona_api.store.tables import utcnow
 

@@ -11,15 +11,9 @@ import pytest
 from numpy.typing import NDArray
 
 from persona_api.errors import ArtifactError
-from persona_api.memory.index import (
-    DENSE_FILE,
-    LEXICAL_FILE,
-    FusionWeights,
-    Hit,
-    IndexEntry,
-    MemoryIndex,
-    SearchFilter,
-)
+from persona_api.memory.fusion import FusionWeights, Hit
+from persona_api.memory.index import DENSE_FILE, LEXICAL_FILE, MemoryIndex
+from persona_api.memory.index_types import IndexEntry, SearchFilter
 from persona_api.memory.lexical import BM25Index, tokenize
 
 DIM = 8
