@@ -35,7 +35,9 @@ from persona_api.http.pairing_schemas import (
     WriteOut,
 )
 from persona_api.http.recs import read_batch
-from persona_api.pairing.pantry import IngredientIn, Pantry, RecipeIn, RecipeView, WriteResult
+from persona_api.pairing.ingredients import IngredientIn, WriteResult
+from persona_api.pairing.pantry import Pantry
+from persona_api.pairing.recipes import RecipeIn, RecipeView
 from persona_api.pairing.service import PairCheck, Pairer, PairingQuery, Suggestions
 from persona_api.store.users import UserService
 

@@ -18,7 +18,9 @@ from pathlib import Path
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from persona_api.config import Settings
-from persona_api.pairing.pantry import IngredientIn, Pantry, RecipeIn
+from persona_api.pairing.ingredients import IngredientIn
+from persona_api.pairing.pantry import Pantry
+from persona_api.pairing.recipes import RecipeIn
 from persona_api.store.db import create_engine, session_factory
 from persona_api.store.tenants import TenantService
 

@@ -11,7 +11,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from persona_api.pairing.pantry import Pantry
-from persona_api.pairing.service import PairingRuntime
+from persona_api.pairing.runtime import PairingRuntime
 from persona_api.pairing.tables import FoodAvoidance, Recipe
 from persona_api.store.userdata import UserRef
 
