@@ -42,7 +42,8 @@ from numpy.typing import NDArray
 from persona_api.kernel.embed import MiniLMEmbedder
 from persona_api.preferences.latent import Evidence, Latent, binary_entropy
 from persona_api.preferences.model import PreferenceModel
-from persona_api.preferences.training import Comparisons, TrainConfig, train_population
+from persona_api.preferences.training import train_population
+from persona_api.preferences.training_inputs import Comparisons, TrainConfig
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "anthropic-persona"
 SHOTS = (0, 2, 4, 8, 16)

@@ -19,19 +19,21 @@ from persona_api.kernel.hotswap import ArtifactHolder, ArtifactLoaders
 from persona_api.llm.client import LLMClient, config_from_settings
 from persona_api.memory.context import MemoryRuntime
 from persona_api.memory.extract import RuleExtractor
-from persona_api.memory.extraction import ExtractionQueue, ExtractionWorker, extraction_policy
+from persona_api.memory.extraction import ExtractionWorker, extraction_policy
+from persona_api.memory.extraction_queue import ExtractionQueue
 from persona_api.memory.feed import MemoryIndexes, Snapshot
 from persona_api.memory.llm_extract import LLMExtractor
 from persona_api.memory.step import STEP as MEMORY_STEP
 from persona_api.memory.step import MemorySnapshots
 from persona_api.pairing.bundle import STEP as PAIRING_STEP
 from persona_api.pairing.bundle import PairingModels
-from persona_api.pairing.service import PairingRuntime
+from persona_api.pairing.runtime import PairingRuntime
 from persona_api.preferences.bundle import STEP as PREFERENCES_STEP
 from persona_api.preferences.bundle import PreferenceModels
-from persona_api.preferences.service import PreferenceRuntime
+from persona_api.preferences.runtime import PreferenceRuntime
 from persona_api.recsys.bundle import STEP as SEQREC_STEP
 from persona_api.recsys.bundle import RecModels
+from persona_api.recsys.catalog import CatalogItems
 from persona_api.recsys.service import RecsysRuntime
 
 
@@ -108,6 +110,8 @@ def build_runtime(
         ),
         pairing=PairingRuntime(artifacts.component(PAIRING_STEP, PairingModels)),
         preferences=PreferenceRuntime(
-            embedder=embedder, models=artifacts.component(PREFERENCES_STEP, PreferenceModels)
+            embedder=embedder,
+            models=artifacts.component(PREFERENCES_STEP, PreferenceModels),
+            items=CatalogItems(),
         ),
     )

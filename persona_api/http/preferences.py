@@ -41,7 +41,8 @@ from persona_api.preferences.comparisons import ComparisonIn
 from persona_api.preferences.latent import Latent
 from persona_api.preferences.objectives import OBJECTIVES
 from persona_api.preferences.options import OptionIn, Resolved
-from persona_api.preferences.service import LatentView, Preferences
+from persona_api.preferences.results import LatentView
+from persona_api.preferences.service import Preferences
 from persona_api.preferences.tables import PreferenceOption
 from persona_api.store.tables import User
 from persona_api.store.users import UserService

@@ -35,11 +35,11 @@ from persona_api.http.recs_schemas import (
     UserCodeOut,
     decode_batch,
 )
-from persona_api.preferences.rerank import pool_size
-from persona_api.preferences.rerank import rerank as rerank_by_preferences
 from persona_api.preferences.service import Preferences
 from persona_api.recsys.catalog import Catalog, ItemIn
 from persona_api.recsys.events import Events, IngestResult, InteractionIn, ReviewIn
+from persona_api.recsys.rerank import pool_size
+from persona_api.recsys.rerank import rerank as rerank_by_preferences
 from persona_api.recsys.service import Query, Recommender, Result
 from persona_api.recsys.tables import CatalogItem, Interaction
 from persona_api.store.users import UserService
@@ -271,7 +271,8 @@ class RecommendationController(Controller):
             return recommendations(await recs.recommender.for_user(user_id, query), user=user_id)
         result = await recs.recommender.for_user(user_id, replace(query, k=pool_size(k)))
         user = await recs.users.get(user_id)
-        return recommendations(await rerank_by_preferences(recs.preferences, user, result, k), user=user_id)
+        reranked = await rerank_by_preferences(recs.session, recs.preferences, user, result, k)
+        return recommendations(reranked, user=user_id)
 
     @post(
         "/recommendations/next",

@@ -12,8 +12,9 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 from numpy.typing import NDArray
@@ -23,8 +24,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from persona_api.errors import FieldProblem, InvalidInput
 from persona_api.kernel.embed import Embedder, from_bytes, to_bytes
 from persona_api.preferences.tables import PreferenceOption
-from persona_api.recsys.catalog import item_text
-from persona_api.recsys.tables import CatalogItem
 
 CHUNK = 500
 """Rows per ``IN (...)`` query: under every backend's bound-parameter limit."""
@@ -50,6 +49,27 @@ class EmbeddingCache:
         self._entries.move_to_end(key)
         while len(self._entries) > self.size:
             self._entries.popitem(last=False)
+
+
+class CatalogEntry(Protocol):
+    """A catalog item as an option: what its embedding reads, and the embedding."""
+
+    @property
+    def text(self) -> str: ...
+
+    @property
+    def embedding(self) -> NDArray[np.float32]: ...
+
+
+class ItemSource(Protocol):
+    """Where catalog items come from: the recommendations catalog, passed in by the composition
+    root (preferences do not read another domain's tables)."""
+
+    async def find(
+        self, session: AsyncSession, tenant_id: str, external_ids: Sequence[str]
+    ) -> Mapping[str, CatalogEntry]:
+        """The tenant's items among ``external_ids``, by external id (absent ones left out)."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -93,11 +113,17 @@ class OptionStore:
     """Resolves options of one tenant; ``store=True`` writes new ones (the caller commits)."""
 
     def __init__(
-        self, session: AsyncSession, tenant_id: str, embedder: Embedder, cache: EmbeddingCache | None = None
+        self,
+        session: AsyncSession,
+        tenant_id: str,
+        embedder: Embedder,
+        items: ItemSource,
+        cache: EmbeddingCache | None = None,
     ) -> None:
         self.session = session
         self.tenant_id = tenant_id
         self.embedder = embedder
+        self.items = items
         self.cache = cache or EmbeddingCache(0)
 
     async def _stored(self, keys: Sequence[str]) -> dict[str, PreferenceOption]:
@@ -113,17 +139,11 @@ class OptionStore:
             found.update((r.key, r) for r in rows)
         return found
 
-    async def _items(self, options: Sequence[OptionIn], fields: Sequence[str]) -> dict[str, CatalogItem]:
+    async def _items(
+        self, options: Sequence[OptionIn], fields: Sequence[str]
+    ) -> Mapping[str, CatalogEntry]:
         wanted = sorted({o.item for o in options if o.item is not None})
-        found: dict[str, CatalogItem] = {}
-        for start in range(0, len(wanted), CHUNK):
-            rows = await self.session.scalars(
-                select(CatalogItem).where(
-                    CatalogItem.tenant_id == self.tenant_id,
-                    CatalogItem.external_id.in_(wanted[start : start + CHUNK]),
-                )
-            )
-            found.update((r.external_id, r) for r in rows)
+        found = await self.items.find(self.session, self.tenant_id, wanted) if wanted else {}
         missing = [
             (f, o.item) for f, o in zip(fields, options, strict=True) if o.item and o.item not in found
         ]
@@ -149,9 +169,7 @@ class OptionStore:
             row = stored.get(o.key)
             if o.item is not None:
                 item = items[o.item]
-                by_key[o.key] = Resolved(
-                    o.key, "item", item_text(item.title, item.description), o.item, from_bytes(item.embedding)
-                )
+                by_key[o.key] = Resolved(o.key, "item", item.text, o.item, item.embedding)
             elif row is not None:
                 by_key[o.key] = Resolved(o.key, "text", row.text, None, from_bytes(row.embedding), row.id)
             elif (cached := self.cache.get(f"{self.tenant_id}:{o.key}")) is not None:

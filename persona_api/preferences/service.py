@@ -11,9 +11,7 @@ A comparison's ``context`` is stored and exported, but the model does not condit
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from datetime import datetime
+from collections.abc import Sequence
 
 import numpy as np
 from numpy.typing import NDArray
@@ -22,70 +20,19 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from persona_api.errors import Conflict, FieldProblem, InvalidInput
-from persona_api.kernel.embed import Embedder, from_bytes
-from persona_api.preferences.bundle import PreferenceModels
+from persona_api.kernel.embed import from_bytes
 from persona_api.preferences.comparisons import ComparisonIn, ComparisonStore, check_batch
 from persona_api.preferences.latent import Latent
-from persona_api.preferences.model import PreferenceModel, Query, Scored
-from persona_api.preferences.objectives import ObjectiveSpace, normalise_direction
-from persona_api.preferences.options import EmbeddingCache, OptionIn, OptionStore, Resolved
+from persona_api.preferences.model import PreferenceModel, Query
+from persona_api.preferences.objectives import normalise_direction
+from persona_api.preferences.options import OptionIn, OptionStore, Resolved, option_key
+from persona_api.preferences.results import Added, CandidateScores, LatentView
+from persona_api.preferences.runtime import PreferenceRuntime
 from persona_api.preferences.tables import PreferenceComparison, PreferenceLatentRow
 from persona_api.store.db import commit_or_conflict
 from persona_api.store.tables import User
 
 KEEP_VERSIONS = 50
-
-
-@dataclass(frozen=True)
-class LatentView:
-    """A user's current latent as the API shows it."""
-
-    latent: Latent
-    model: PreferenceModel
-    version: int
-    """0 for a user without any stored version (the population prior)."""
-    objective: dict[str, float] | None
-    updated_at: datetime | None
-
-    @property
-    def prior(self) -> bool:
-        return self.latent.n_comparisons == 0
-
-
-@dataclass(frozen=True)
-class Added:
-    created: int
-    duplicates: int
-    view: LatentView
-
-
-@dataclass(frozen=True)
-class CandidateScores:
-    options: list[Resolved]
-    scored: Scored
-    objective: NDArray[np.float64] | None
-    view: LatentView
-
-
-class PreferenceRuntime:
-    """Process-wide parts: the embedder, the served population models, the objective anchors."""
-
-    def __init__(self, *, embedder: Embedder, models: Callable[[], PreferenceModels | None]) -> None:
-        self.embedder = embedder
-        self.models = models
-        self.objectives = ObjectiveSpace(embedder)
-        self.text_embeddings = EmbeddingCache()
-        self._bootstrap: PreferenceModel | None = None
-
-    def model_for(self, tenant_id: str) -> PreferenceModel:
-        """The tenant's trained model, or the (cached) bootstrap model before any training."""
-        served = self.models()
-        model = served.get(tenant_id) if served is not None else None
-        if model is not None:
-            return model
-        if self._bootstrap is None:
-            self._bootstrap = PreferenceModel.bootstrap(self.embedder.dim)
-        return self._bootstrap
 
 
 class Preferences:
@@ -95,7 +42,9 @@ class Preferences:
         self.runtime = runtime
         self.session = session
         self.tenant_id = tenant_id
-        self.options = OptionStore(session, tenant_id, runtime.embedder, runtime.text_embeddings)
+        self.options = OptionStore(
+            session, tenant_id, runtime.embedder, runtime.items, runtime.text_embeddings
+        )
         self.comparisons = ComparisonStore(session, tenant_id)
 
     @property
@@ -320,6 +269,12 @@ class Preferences:
             view.model.next_query, view.latent, embeddings[where], [keys[i] for i in where]
         )
         return options, Query(where[query.first], where[query.second], query.gain, query.probability)
+
+    async def item_utilities(
+        self, user: User, embeddings: NDArray[np.float32], item_ids: Sequence[str]
+    ) -> NDArray[np.float64]:
+        """:meth:`utilities` of catalog items, named by their external ids (see recsys.rerank)."""
+        return await self.utilities(user, embeddings, [option_key("item", item) for item in item_ids])
 
     async def utilities(
         self, user: User, embeddings: NDArray[np.float32], keys: Sequence[str] | None = None

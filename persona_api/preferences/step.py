@@ -20,7 +20,8 @@ from persona_api.kernel.steps import PerTenantStep, StepContext, TenantOutcome
 from persona_api.preferences.bundle import DIRECTORY, STEP
 from persona_api.preferences.model import PreferenceModel
 from persona_api.preferences.tables import PreferenceComparison, PreferenceOption
-from persona_api.preferences.training import Comparisons, TrainConfig, train_population
+from persona_api.preferences.training import train_population
+from persona_api.preferences.training_inputs import Comparisons, TrainConfig
 
 log = logging.getLogger("persona_api.preferences")
 

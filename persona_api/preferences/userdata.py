@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from persona_api.preferences.comparisons import drop_unreferenced
-from persona_api.preferences.service import PreferenceRuntime
+from persona_api.preferences.runtime import PreferenceRuntime
 from persona_api.preferences.tables import PreferenceComparison, PreferenceLatentRow, PreferenceOption
 from persona_api.store.userdata import UserRef
 

@@ -11,11 +11,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+from numpy.typing import NDArray
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from persona_api.errors import FieldProblem, InvalidInput, NotFound
-from persona_api.kernel.embed import Embedder, to_bytes
+from persona_api.kernel.embed import Embedder, from_bytes, to_bytes
 from persona_api.recsys.tables import CatalogItem
 from persona_api.store.db import commit_or_conflict
 from persona_api.store.tables import utcnow
@@ -39,6 +41,40 @@ class ItemSummary:
     external_id: str
     title: str
     attributes: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ItemEmbedding:
+    """An item as other capabilities see it: the text its embedding reads, and the embedding."""
+
+    text: str
+    embedding: NDArray[np.float32]
+
+
+class CatalogItems:
+    """The catalog's face to other capabilities (preference options compare catalog items)."""
+
+    CHUNK = 500
+    """Ids per ``IN (...)`` query: under every backend's bound-parameter limit."""
+
+    async def find(
+        self, session: AsyncSession, tenant_id: str, external_ids: Sequence[str]
+    ) -> dict[str, ItemEmbedding]:
+        """The tenant's items among ``external_ids``, by external id (absent ones left out)."""
+        wanted = sorted(set(external_ids))
+        found: dict[str, ItemEmbedding] = {}
+        for start in range(0, len(wanted), self.CHUNK):
+            rows = await session.scalars(
+                select(CatalogItem).where(
+                    CatalogItem.tenant_id == tenant_id,
+                    CatalogItem.external_id.in_(wanted[start : start + self.CHUNK]),
+                )
+            )
+            found.update(
+                (r.external_id, ItemEmbedding(item_text(r.title, r.description), from_bytes(r.embedding)))
+                for r in rows
+            )
+        return found
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,8 @@ from numpy.typing import NDArray
 
 from persona_api.recsys.als import ALSConfig, ALSModel
 from persona_api.recsys.itemknn import ItemKNN, ItemKNNConfig, recency_weights
-from persona_api.recsys.sasrec import SASRec, SASRecConfig
+from persona_api.recsys.sasrec import SASRec
+from persona_api.recsys.sasrec_net import SASRecConfig
 from persona_api.recsys.usercode import PrefixPopularity, ResidualQuantizer, user_vector
 
 COMPONENTS = ("sasrec", "knn", "als", "text", "code", "pop")

@@ -11,7 +11,7 @@ from numpy.typing import NDArray
 from persona_api.recsys.als import ALSConfig
 from persona_api.recsys.components import COMPONENTS
 from persona_api.recsys.itemknn import ItemKNNConfig
-from persona_api.recsys.sasrec import SASRecConfig
+from persona_api.recsys.sasrec_net import SASRecConfig
 
 Report = dict[str, float | int | str]
 """Validation metrics, choices and timings of a training run (JSON-serialisable)."""

@@ -20,7 +20,7 @@ from persona_api.preferences.bundle import PreferenceModels
 from persona_api.preferences.model import PreferenceModel
 from persona_api.preferences.step import MIN_USER_COMPARISONS, MIN_USERS, PreferenceStep
 from persona_api.preferences.tables import PreferenceComparison, PreferenceLatentRow, PreferenceOption
-from persona_api.preferences.training import TrainConfig
+from persona_api.preferences.training_inputs import TrainConfig
 from persona_api.store.step import TenantDirectoryStep
 from tests.conftest import TenantKey, admin_headers, fetch_all, new_tenant
 

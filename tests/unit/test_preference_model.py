@@ -10,8 +10,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 from persona_api.preferences.latent import Component, Latent
-from persona_api.preferences.model import PreferenceModel, Projection
+from persona_api.preferences.model import PreferenceModel
 from persona_api.preferences.options import EmbeddingCache
+from persona_api.preferences.projection import Projection
 
 DIM = 64
 

@@ -5,15 +5,9 @@ from __future__ import annotations
 import numpy as np
 
 from persona_api.preferences.latent import Component, Evidence, fit_mixture
-from persona_api.preferences.training import (
-    Comparisons,
-    TrainConfig,
-    _fit_mixture,
-    _to_model,
-    few_shot_accuracy,
-    train_population,
-    user_evidence,
-)
+from persona_api.preferences.network import _fit_mixture, _to_model
+from persona_api.preferences.training import few_shot_accuracy, train_population, user_evidence
+from persona_api.preferences.training_inputs import Comparisons, TrainConfig
 
 
 def _evidence(z: list[list[float]]) -> Evidence:
