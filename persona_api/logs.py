@@ -1,5 +1,8 @@
 """Structured JSON logs: one object per line with ``event``, level, logger, request id and the
 record's ``extra`` fields. Messages are event names (``noun.verb``), never user content.
+
+The request id lives here, in a context variable, so that any layer can log under it; the HTTP
+layer (:mod:`persona_api.http.requestid`) sets it for each request.
 """
 
 from __future__ import annotations
@@ -7,10 +10,17 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
-from persona_api.http.requestid import current_request_id
+request_id_var: ContextVar[str | None] = ContextVar("persona_request_id", default=None)
+"""The id of the request being handled, or None outside requests."""
+
+
+def current_request_id() -> str | None:
+    return request_id_var.get()
+
 
 # Attributes every LogRecord has, plus uvicorn's ANSI-coloured duplicate of the message.
 _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName", "color_message"}

@@ -18,16 +18,16 @@ from typing import Any
 from litestar import Controller, Request, Response, post
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, JSONBody
-from litestar.response import Stream
+from litestar.response import ServerSentEvent, ServerSentEventMessage
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from persona_api.chat.service import ChatRequest, ChatService, Prepared
 from persona_api.errors import PersonaError
 from persona_api.http.chat_schemas import AssistantMessage, ChatIn, ChatOut, MemoryUsed, UsageOut
 from persona_api.http.problems import BUSY_DETAIL, database_busy
-from persona_api.http.requestid import current_request_id
 from persona_api.http.system_message import system_messages
 from persona_api.llm.protocol import Chunk
+from persona_api.logs import current_request_id
 from persona_api.memory.context import MemoryContext
 from persona_api.memory.conversations import Conversations
 
@@ -44,12 +44,13 @@ async def provide_chat(
     return ChatService(request.app.state.get("llm"), system_messages(request, ctx), Conversations(ctx))
 
 
-def _event(payload: dict[str, Any], event: str | None = None) -> bytes:
-    head = f"event: {event}\n" if event else ""
-    return f"{head}data: {json.dumps(payload, ensure_ascii=False)}\n\n".encode()
+def _event(payload: dict[str, Any] | str, event: str | None = None) -> ServerSentEventMessage:
+    data = payload if isinstance(payload, str) else json.dumps(payload, ensure_ascii=False)
+    # "\n" line ends, as OpenAI sends them (Litestar's default is "\r\n"; both are valid SSE).
+    return ServerSentEventMessage(data=data, event=event, sep="\n")
 
 
-def _chunk_event(chunk: Chunk, model: str) -> bytes:
+def _chunk_event(chunk: Chunk, model: str) -> ServerSentEventMessage:
     payload: dict[str, Any] = {"object": "chat.completion.chunk", "model": chunk.model or model}
     payload["choices"] = (
         [{"index": 0, "delta": {"content": chunk.content}, "finish_reason": chunk.finish_reason}]
@@ -114,7 +115,7 @@ class ChatController(Controller):
             "memories_used": [{"id": m.id, "tag": m.tag} for m in prepared.memories_used],
         }
 
-        async def events() -> AsyncIterator[bytes]:
+        async def events() -> AsyncIterator[ServerSentEventMessage]:
             yield _event(context, "persona.context")
             if first is not None:
                 yield _chunk_event(first, model)
@@ -137,6 +138,6 @@ class ChatController(Controller):
                     {"type": "internal", "detail": detail, "request_id": current_request_id()}, "error"
                 )
                 return
-            yield b"data: [DONE]\n\n"
+            yield _event("[DONE]")
 
-        return Stream(events(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
+        return ServerSentEvent(events())

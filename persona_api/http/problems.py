@@ -17,7 +17,7 @@ from litestar.types import ExceptionHandlersMap
 from sqlalchemy.exc import DBAPIError
 
 from persona_api import errors
-from persona_api.http.requestid import current_request_id
+from persona_api.logs import current_request_id
 
 log = logging.getLogger("persona_api.http")
 

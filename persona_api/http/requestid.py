@@ -9,20 +9,16 @@ import logging
 import re
 import time
 import uuid
-from contextvars import ContextVar
 
 from litestar.datastructures import MutableScopeHeaders
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
+from persona_api.logs import request_id_var
+
 HEADER = "x-request-id"
 _VALID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
-_request_id: ContextVar[str | None] = ContextVar("persona_request_id", default=None)
 access_log = logging.getLogger("persona_api.access")
-
-
-def current_request_id() -> str | None:
-    return _request_id.get()
 
 
 def _incoming(scope: Scope) -> str:
@@ -45,7 +41,7 @@ class RequestIdMiddleware:
             await self.app(scope, receive, send)
             return
         request_id = _incoming(scope)
-        token = _request_id.set(request_id)
+        token = request_id_var.set(request_id)
         started = time.perf_counter()
         status = 500
 
@@ -68,4 +64,4 @@ class RequestIdMiddleware:
                     "duration_ms": round((time.perf_counter() - started) * 1000, 2),
                 },
             )
-            _request_id.reset(token)
+            request_id_var.reset(token)

@@ -7,10 +7,11 @@ Non-streaming answers are one JSON object; streaming answers are server-sent eve
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterable, AsyncIterator
 from dataclasses import dataclass
 from typing import Any
+
+import msgspec
 
 from persona_api.errors import UpstreamError
 
@@ -44,24 +45,55 @@ class Chunk:
     model: str | None = None
 
 
-def _usage(raw: Any) -> Usage | None:
-    if not isinstance(raw, dict):
-        return None
-    return Usage(
-        prompt_tokens=int(raw.get("prompt_tokens") or 0),
-        completion_tokens=int(raw.get("completion_tokens") or 0),
-        total_tokens=int(raw.get("total_tokens") or 0),
-    )
+# The wire shapes, as loose as OpenAI-compatible servers are: every field optional, content of any
+# JSON type (only a string is text), counts that some servers send as floats.
+class _Usage(msgspec.Struct):
+    prompt_tokens: int | float | None = None
+    completion_tokens: int | float | None = None
+    total_tokens: int | float | None = None
+
+    def typed(self) -> Usage:
+        return Usage(
+            prompt_tokens=int(self.prompt_tokens or 0),
+            completion_tokens=int(self.completion_tokens or 0),
+            total_tokens=int(self.total_tokens or 0),
+        )
 
 
-def _object(raw: bytes | str, what: str) -> dict[str, Any]:
+class _Message(msgspec.Struct):
+    content: Any = None
+
+    @property
+    def text(self) -> str:
+        return self.content if isinstance(self.content, str) else ""
+
+
+class _Choice(msgspec.Struct):
+    message: _Message | None = None
+    delta: _Message | None = None
+    finish_reason: str | None = None
+
+
+class _Body(msgspec.Struct):
+    """A ``chat.completion`` or ``chat.completion.chunk`` object, or an error object."""
+
+    choices: list[_Choice] | None = None
+    usage: _Usage | None = None
+    model: str | None = None
+    error: Any = None
+
+
+_DECODER = msgspec.json.Decoder(_Body)
+
+
+def _object(raw: bytes | str, what: str) -> _Body:
     try:
-        data = json.loads(raw)
-    except ValueError:
+        data = _DECODER.decode(raw)
+    except msgspec.ValidationError:
+        raise UpstreamError(f"the LLM sent {what} that is not a JSON object of the expected shape") from None
+    except msgspec.DecodeError:
         raise UpstreamError(f"the LLM sent {what} that is not JSON") from None
-    if not isinstance(data, dict):
-        raise UpstreamError(f"the LLM sent {what} that is not a JSON object")
-    if "error" in data and "choices" not in data:
+    if data.error is not None and data.choices is None:
         raise UpstreamError("the LLM reported an error instead of an answer")
     return data
 
@@ -69,31 +101,26 @@ def _object(raw: bytes | str, what: str) -> dict[str, Any]:
 def parse_completion(raw: bytes, *, default_model: str) -> Completion:
     """A ``chat.completion`` object -> :class:`Completion` (the first choice)."""
     data = _object(raw, "a response")
-    choices = data.get("choices")
-    if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
+    if not data.choices:
         raise UpstreamError("the LLM response has no choices")
-    message = choices[0].get("message") or {}
-    content = message.get("content") if isinstance(message, dict) else None
+    first = data.choices[0]
     return Completion(
-        content=content if isinstance(content, str) else "",
-        usage=_usage(data.get("usage")),
-        model=str(data.get("model") or default_model),
-        finish_reason=choices[0].get("finish_reason"),
+        content=first.message.text if first.message is not None else "",
+        usage=data.usage.typed() if data.usage is not None else None,
+        model=data.model or default_model,
+        finish_reason=first.finish_reason,
     )
 
 
 def parse_chunk(payload: str) -> Chunk:
     """One ``chat.completion.chunk`` object -> :class:`Chunk` (usage-only chunks have no choices)."""
     data = _object(payload, "a stream event")
-    choices = data.get("choices") or []
-    first = choices[0] if isinstance(choices, list) and choices and isinstance(choices[0], dict) else {}
-    delta = first.get("delta") or {}
-    content = delta.get("content") if isinstance(delta, dict) else None
+    first = data.choices[0] if data.choices else _Choice()
     return Chunk(
-        content=content if isinstance(content, str) else "",
-        finish_reason=first.get("finish_reason"),
-        usage=_usage(data.get("usage")),
-        model=data.get("model"),
+        content=first.delta.text if first.delta is not None else "",
+        finish_reason=first.finish_reason,
+        usage=data.usage.typed() if data.usage is not None else None,
+        model=data.model,
     )
 
 

@@ -3,8 +3,7 @@ from __future__ import annotations
 import json
 import logging
 
-from persona_api.http import requestid
-from persona_api.logs import JsonFormatter
+from persona_api.logs import JsonFormatter, request_id_var
 
 
 def test_json_lines_carry_event_fields_and_request_id() -> None:
@@ -17,11 +16,11 @@ def test_json_lines_carry_event_fields_and_request_id() -> None:
             "removed": 3,
         }
     )
-    token = requestid._request_id.set("req-1")
+    token = request_id_var.set("req-1")
     try:
         line = JsonFormatter().format(record)
     finally:
-        requestid._request_id.reset(token)
+        request_id_var.reset(token)
     entry = json.loads(line)
     assert entry["event"] == "user.deleted" and entry["level"] == "info"
     assert entry["tenant_id"] == "ten_1" and entry["removed"] == 3
