@@ -12,7 +12,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -198,7 +198,7 @@ def data_bench_main(
     source: str,
     requests: int,
     clients: int,
-    run: Callable[[Path, argparse.Namespace], Awaitable[dict[str, Any]]],
+    run: Callable[[Path, argparse.Namespace], Coroutine[Any, Any, dict[str, Any]]],
     report: Callable[[dict[str, Any], argparse.Namespace], dict[str, Any]],
 ) -> None:
     """The command line of a benchmark that loads a dataset into a served API, trains and measures.
@@ -227,7 +227,7 @@ def data_bench_main(
 
 def run_and_report(
     args: argparse.Namespace,
-    run: Callable[[Path, argparse.Namespace], Awaitable[Any]],
+    run: Callable[[Path, argparse.Namespace], Coroutine[Any, Any, Any]],
     report: Callable[[Any, argparse.Namespace], dict[str, Any]],
 ) -> None:
     """``run`` in ``args.workdir`` (or a temporary folder), then print ``report`` as one JSON line."""

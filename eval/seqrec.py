@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 from numpy.typing import NDArray
@@ -57,7 +58,9 @@ def evaluate(
     from persona_api.kernel import ranking as metrics
     from persona_api.recsys.selection import target_ranks_in_chunks
 
-    return metrics.summarize(target_ranks_in_chunks(score_batch, histories, targets))
+    # The arrays are indexed like sequences of ints, which is all the ranking reads of them.
+    rows = cast(Sequence[Sequence[int]], histories)
+    return metrics.summarize(target_ranks_in_chunks(score_batch, rows, targets))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

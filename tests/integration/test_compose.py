@@ -29,10 +29,14 @@ PERSONA_SERVICES = ("migrate", "api", "reindex")
 def _compose(*args: str) -> str:
     exe = shutil.which("docker-compose")
     if exe is None:
-        pytest.fail(
+        reason = (
             "docker-compose is not on PATH: install it with "
             "`apt-get install -y --no-install-recommends docker-compose` (.ci/run does)"
         )
+        # A developer's machine may lack it; CI installs it, so there a missing one is an error.
+        if os.environ.get("CI"):
+            pytest.fail(reason)
+        pytest.skip(reason)
     # Drop the host's token so the file's documented development default is what gets checked.
     env = {k: v for k, v in os.environ.items() if k != "PERSONA_ADMIN_TOKEN"}
     proc = subprocess.run(
@@ -162,6 +166,14 @@ def test_dockerfile_installs_cpu_torch_from_the_pytorch_index() -> None:
     assert any(
         re.search(r"--(extra-)?index-url[ =]https://download\.pytorch\.org/whl/cpu", r) for r in torch_runs
     )
+
+
+def test_dockerfile_installs_the_package_not_editable() -> None:
+    """The image holds an installed package (migrations inside it), not a pointer to /app."""
+    instructions = _dockerfile_instructions()
+    installs = [args for keyword, args in instructions if keyword == "RUN" and "pip install" in args]
+    assert installs and not any(re.search(r"pip install[^&]* -e\b", args) for args in installs)
+    assert not any(keyword == "COPY" and "--from=builder /app" in args for keyword, args in instructions)
 
 
 def test_dockerfile_healthcheck_and_entrypoint() -> None:

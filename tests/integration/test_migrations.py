@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from sqlalchemy import inspect
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.engine import Connection
 
 from persona_api.capabilities import metadata as capability_metadata
 from persona_api.config import Settings
@@ -25,9 +25,9 @@ def _tables_and_revision(url: str) -> tuple[set[str], str | None]:
     return asyncio.run(read())
 
 
-def _inspect(conn: AsyncConnection) -> tuple[set[str], str | None]:  # called through run_sync
-    names = set(inspect(conn).get_table_names())  # type: ignore[arg-type]
-    return names, migrate.current_revision(conn)  # type: ignore[arg-type]
+def _inspect(conn: Connection) -> tuple[set[str], str | None]:  # called through run_sync
+    names = set(inspect(conn).get_table_names())
+    return names, migrate.current_revision(conn)
 
 
 def test_upgrade_downgrade_upgrade_round_trip(database_url: str) -> None:

@@ -43,7 +43,7 @@ def cookbook(per_group: int = 60, seed: int = 0) -> PairingData:
         ingredients=NAMES,
         categories=["x"] * len(NAMES),
         recipes=recipes,
-        cuisines=cuisines,
+        cuisines=list[str | None](cuisines),
         compounds=compounds,
     )
 

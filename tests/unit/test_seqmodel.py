@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import scipy.sparse as sp
+import scipy.sparse as sp  # type: ignore[import-untyped]
 from numpy.typing import NDArray
 
 from persona_api.kernel import ranking as metrics
@@ -18,7 +18,8 @@ N_ITEMS = 30
 
 
 def _unit(x: NDArray[np.float64]) -> NDArray[np.float32]:
-    return (x / np.linalg.norm(x, axis=-1, keepdims=True)).astype(np.float32)
+    unit: NDArray[np.float32] = (x / np.linalg.norm(x, axis=-1, keepdims=True)).astype(np.float32)
+    return unit
 
 
 def _item_text(rng: np.random.Generator) -> NDArray[np.float32]:

@@ -12,7 +12,8 @@ from persona_api.recsys.usercode import PrefixPopularity, ResidualQuantizer, pre
 
 
 def _unit(x: NDArray[np.float64]) -> NDArray[np.float32]:
-    return (x / np.linalg.norm(x, axis=-1, keepdims=True)).astype(np.float32)
+    unit: NDArray[np.float32] = (x / np.linalg.norm(x, axis=-1, keepdims=True)).astype(np.float32)
+    return unit
 
 
 def _clustered(
