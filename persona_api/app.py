@@ -30,8 +30,8 @@ from persona_api.capabilities import CAPABILITIES, Capability, loaders
 from persona_api.config import Settings, load_settings
 from persona_api.http.admin import AdminController
 from persona_api.http.auth import KeyCache, provide_tenant_id, rate_limit_identity
+from persona_api.http.deps import DEPENDENCIES, SESSION_KEY
 from persona_api.http.health import healthz, readyz
-from persona_api.http.pagination import provide_page
 from persona_api.http.problems import problem_handlers
 from persona_api.http.requestid import RequestIdMiddleware
 from persona_api.http.users import UserController
@@ -157,7 +157,7 @@ def create_app(
 
     db_config = SQLAlchemyAsyncConfig(
         engine_instance=engine,
-        session_dependency_key="db_session",
+        session_dependency_key=SESSION_KEY,  # handlers get it as db_session, one transaction (http.deps)
         session_config=AsyncSessionConfig(expire_on_commit=False),
         set_default_exception_handler=False,
         create_all=False,
@@ -185,10 +185,7 @@ def create_app(
             UserController,
             *(controller for capability in capabilities for controller in capability.controllers),
         ],
-        dependencies={
-            "auth_tenant": Provide(provide_tenant_id),
-            "page": Provide(provide_page, sync_to_thread=False),
-        },
+        dependencies={"auth_tenant": Provide(provide_tenant_id), **DEPENDENCIES},
         plugins=[SQLAlchemyPlugin(config=db_config)],
         middleware=middleware,
         exception_handlers=problem_handlers(),

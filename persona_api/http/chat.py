@@ -15,33 +15,19 @@ from collections.abc import AsyncIterator
 from dataclasses import asdict
 from typing import Any
 
-from litestar import Controller, Request, Response, post
-from litestar.di import NamedDependency, Provide
+from litestar import Controller, Response, post
+from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 from litestar.response import ServerSentEvent, ServerSentEventMessage
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from persona_api.chat.service import ChatRequest, ChatService, Prepared
 from persona_api.errors import PersonaError
 from persona_api.http.chat_schemas import AssistantMessage, ChatIn, ChatOut, MemoryUsed, UsageOut
 from persona_api.http.problems import BUSY_DETAIL, database_busy
-from persona_api.http.system_message import system_messages
 from persona_api.llm.protocol import Chunk
 from persona_api.logs import current_request_id
-from persona_api.memory.context import MemoryContext
-from persona_api.memory.conversations import Conversations
 
 log = logging.getLogger("persona_api.http.chat")
-
-
-async def provide_chat(
-    request: Request[Any, Any, Any],
-    db_session: NamedDependency[AsyncSession],
-    auth_tenant: NamedDependency[str],
-) -> ChatService:
-    # One context for the system message and the turns: the user's partners are read once.
-    ctx = MemoryContext(runtime=request.app.state.memory, session=db_session, tenant_id=auth_tenant)
-    return ChatService(request.app.state.get("llm"), system_messages(request, ctx), Conversations(ctx))
 
 
 def _event(payload: dict[str, Any] | str, event: str | None = None) -> ServerSentEventMessage:
@@ -69,7 +55,6 @@ def _used(prepared: Prepared) -> list[MemoryUsed]:
 class ChatController(Controller):
     path = "/v1/users/{user_id:str}"
     tags = ["chat"]
-    dependencies = {"chat": Provide(provide_chat)}
 
     @post("/chat", operation_id="chat", summary="Chat with the configured LLM, personalized", status_code=200)
     async def chat(

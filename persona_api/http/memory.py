@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from litestar import Controller, Request, Response, delete, get, post
-from litestar.di import NamedDependency, Provide
+from litestar import Controller, Response, delete, get, post
+from litestar.di import NamedDependency
 from litestar.pagination import OffsetPagination
 from litestar.params import FromPath, FromQuery, JSONBody
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from persona_api.errors import PayloadTooLarge
+from persona_api.http.deps import CREATES_USER
 from persona_api.http.memory_schemas import (
     MAX_TURNS_PER_BATCH,
     DeletedCount,
@@ -31,30 +29,11 @@ from persona_api.http.memory_schemas import (
     TurnOut,
 )
 from persona_api.http.pagination import PageRequest
-from persona_api.memory.context import MemoryContext
 from persona_api.memory.conversations import Conversations, TurnIn
 from persona_api.memory.rendering import Rendered
 from persona_api.memory.service import Memories, Query
 from persona_api.memory.tables import ConversationSession, Partner, Turn
-from persona_api.store.users import UserService
-
-
-class MemoryApi:
-    """The per-request bundle the handlers use."""
-
-    def __init__(self, ctx: MemoryContext, users: UserService) -> None:
-        self.users = users
-        self.conversations = Conversations(ctx)
-        self.memories = Memories(ctx)
-
-
-async def provide_memory_api(
-    request: Request[Any, Any, Any],
-    db_session: NamedDependency[AsyncSession],
-    auth_tenant: NamedDependency[str],
-) -> MemoryApi:
-    ctx = MemoryContext(runtime=request.app.state.memory, session=db_session, tenant_id=auth_tenant)
-    return MemoryApi(ctx, UserService(db_session, auth_tenant, request.app.state.user_data))
+from persona_api.store.tables import User
 
 
 def memory_out(r: Rendered) -> MemoryOut:
@@ -91,29 +70,33 @@ def session_out(s: ConversationSession, partner_names: dict[int, str]) -> Sessio
     )
 
 
-async def _partner_ids(api: MemoryApi, user_pk: int) -> dict[int, str]:
-    return await api.conversations.partner_external_ids(user_pk)
-
-
 class MemoryController(Controller):
     path = "/v1/users/{user_id:str}"
     tags = ["memory"]
-    dependencies = {"memory": Provide(provide_memory_api)}
 
     # --- partners -------------------------------------------------------------------------
-    @post("/partners", operation_id="createPartner", summary="Add a conversation partner of the user")
+    @post(
+        "/partners",
+        operation_id="createPartner",
+        summary="Add a conversation partner of the user",
+        dependencies=CREATES_USER,
+    )
     async def create_partner(
-        self, user_id: FromPath[str], data: JSONBody[PartnerCreate], memory: NamedDependency[MemoryApi]
+        self,
+        data: JSONBody[PartnerCreate],
+        user: NamedDependency[User],
+        conversations: NamedDependency[Conversations],
     ) -> PartnerOut:
-        user = await memory.users.get_or_create(user_id)
-        return partner_out(await memory.conversations.create_partner(user, data.id, data.name, data.kind))
+        return partner_out(await conversations.create_partner(user, data.id, data.name, data.kind))
 
     @get("/partners", operation_id="listPartners", summary="List the user's conversation partners")
     async def list_partners(
-        self, user_id: FromPath[str], memory: NamedDependency[MemoryApi], page: NamedDependency[PageRequest]
+        self,
+        user: NamedDependency[User],
+        conversations: NamedDependency[Conversations],
+        page: NamedDependency[PageRequest],
     ) -> OffsetPagination[PartnerOut]:
-        user = await memory.users.get(user_id)
-        rows, total = await memory.conversations.partners(user, limit=page.limit, offset=page.offset)
+        rows, total = await conversations.partners(user, limit=page.limit, offset=page.offset)
         return OffsetPagination(
             items=[partner_out(p) for p in rows], limit=page.limit, offset=page.offset, total=total
         )
@@ -125,40 +108,50 @@ class MemoryController(Controller):
         status_code=200,
     )
     async def delete_partner_memories(
-        self, user_id: FromPath[str], partner_id: FromPath[str], memory: NamedDependency[MemoryApi]
+        self, partner_id: FromPath[str], user: NamedDependency[User], memories: NamedDependency[Memories]
     ) -> DeletedCount:
-        user = await memory.users.get(user_id)
-        return DeletedCount(deleted=await memory.memories.delete_about(user, partner_id))
+        return DeletedCount(deleted=await memories.delete_about(user, partner_id))
 
     # --- sessions and turns ---------------------------------------------------------------
-    @post("/sessions", operation_id="createSession", summary="Start a conversation session")
+    @post(
+        "/sessions",
+        operation_id="createSession",
+        summary="Start a conversation session",
+        dependencies=CREATES_USER,
+    )
     async def create_session(
-        self, user_id: FromPath[str], data: JSONBody[SessionCreate], memory: NamedDependency[MemoryApi]
+        self,
+        data: JSONBody[SessionCreate],
+        user: NamedDependency[User],
+        conversations: NamedDependency[Conversations],
     ) -> SessionOut:
-        user = await memory.users.get_or_create(user_id)
-        row = await memory.conversations.create_session(
+        row = await conversations.create_session(
             user, external_id=data.id, partner_ids=data.partners, started_at=data.started_at
         )
-        return session_out(row, await _partner_ids(memory, user.id))
+        return session_out(row, await conversations.partner_external_ids(user.id))
 
     @get("/sessions", operation_id="listSessions", summary="List the user's sessions in order")
     async def list_sessions(
-        self, user_id: FromPath[str], memory: NamedDependency[MemoryApi], page: NamedDependency[PageRequest]
+        self,
+        user: NamedDependency[User],
+        conversations: NamedDependency[Conversations],
+        page: NamedDependency[PageRequest],
     ) -> OffsetPagination[SessionOut]:
-        user = await memory.users.get(user_id)
-        rows, total = await memory.conversations.sessions(user, limit=page.limit, offset=page.offset)
-        names = await _partner_ids(memory, user.id)
+        rows, total = await conversations.sessions(user, limit=page.limit, offset=page.offset)
+        names = await conversations.partner_external_ids(user.id)
         return OffsetPagination(
             items=[session_out(s, names) for s in rows], limit=page.limit, offset=page.offset, total=total
         )
 
     @get("/sessions/{session_id:str}", operation_id="getSession", summary="Get a session")
     async def get_session(
-        self, user_id: FromPath[str], session_id: FromPath[str], memory: NamedDependency[MemoryApi]
+        self,
+        session_id: FromPath[str],
+        user: NamedDependency[User],
+        conversations: NamedDependency[Conversations],
     ) -> SessionOut:
-        user = await memory.users.get(user_id)
-        row = await memory.conversations.get_session(user, session_id)
-        return session_out(row, await _partner_ids(memory, user.id))
+        row = await conversations.get_session(user, session_id)
+        return session_out(row, await conversations.partner_external_ids(user.id))
 
     @post(
         "/sessions/{session_id:str}/turns",
@@ -167,16 +160,15 @@ class MemoryController(Controller):
     )
     async def append_turns(
         self,
-        user_id: FromPath[str],
         session_id: FromPath[str],
         data: JSONBody[TurnBatch],
-        memory: NamedDependency[MemoryApi],
+        user: NamedDependency[User],
+        conversations: NamedDependency[Conversations],
     ) -> IngestOut:
         if len(data.turns) > MAX_TURNS_PER_BATCH:
             raise PayloadTooLarge(f"at most {MAX_TURNS_PER_BATCH} turns per request; split the batch")
-        user = await memory.users.get(user_id)
-        conv = await memory.conversations.get_session(user, session_id)
-        result = await memory.conversations.add_turns(
+        conv = await conversations.get_session(user, session_id)
+        result = await conversations.add_turns(
             user, conv, [TurnIn(speaker=t.speaker, text=t.text, id=t.id, at=t.at) for t in data.turns]
         )
         return IngestOut(
@@ -195,26 +187,29 @@ class MemoryController(Controller):
     )
     async def list_turns(
         self,
-        user_id: FromPath[str],
         session_id: FromPath[str],
-        memory: NamedDependency[MemoryApi],
+        user: NamedDependency[User],
+        conversations: NamedDependency[Conversations],
         page: NamedDependency[PageRequest],
     ) -> OffsetPagination[TurnOut]:
-        user = await memory.users.get(user_id)
-        conv = await memory.conversations.get_session(user, session_id)
-        rows, total = await memory.conversations.turns(conv, limit=page.limit, offset=page.offset)
-        names = await _partner_ids(memory, user.id)
+        conv = await conversations.get_session(user, session_id)
+        rows, total = await conversations.turns(conv, limit=page.limit, offset=page.offset)
+        names = await conversations.partner_external_ids(user.id)
         return OffsetPagination(
             items=[_turn_out(t, names) for t in rows], limit=page.limit, offset=page.offset, total=total
         )
 
     # --- memories -------------------------------------------------------------------------
-    @post("/memories", operation_id="createMemory", summary="Store a memory (deduplicated, may supersede)")
+    @post(
+        "/memories",
+        operation_id="createMemory",
+        summary="Store a memory (deduplicated, may supersede)",
+        dependencies=CREATES_USER,
+    )
     async def create_memory(
-        self, user_id: FromPath[str], data: JSONBody[MemoryCreate], memory: NamedDependency[MemoryApi]
+        self, data: JSONBody[MemoryCreate], user: NamedDependency[User], memories: NamedDependency[Memories]
     ) -> Response[MemoryCreated]:
-        user = await memory.users.get_or_create(user_id)
-        result = await memory.memories.add(
+        result = await memories.add(
             user,
             text=data.text,
             partner=data.partner,
@@ -224,32 +219,30 @@ class MemoryController(Controller):
             valid_from=data.valid_from,
             key=data.key,
         )
-        [rendered] = await memory.memories.render(user, [result.memory])
+        [rendered] = await memories.render(user, [result.memory])
         body = MemoryCreated(status=result.outcome, superseded=result.superseded, memory=memory_out(rendered))
         return Response(body, status_code=201 if result.outcome == "created" else 200)
 
     @get("/memories", operation_id="listMemories", summary="List the user's memories")
     async def list_memories(
         self,
-        user_id: FromPath[str],
-        memory: NamedDependency[MemoryApi],
+        user: NamedDependency[User],
+        memories: NamedDependency[Memories],
         page: NamedDependency[PageRequest],
         partner: FromQuery[str | None] = None,
         include_superseded: FromQuery[bool] = False,
     ) -> OffsetPagination[MemoryOut]:
-        user = await memory.users.get(user_id)
-        rows, total = await memory.memories.listing(
+        rows, total = await memories.listing(
             user, partner=partner, include_superseded=include_superseded, limit=page.limit, offset=page.offset
         )
-        items = [memory_out(r) for r in await memory.memories.render(user, rows)]
+        items = [memory_out(r) for r in await memories.render(user, rows)]
         return OffsetPagination(items=items, limit=page.limit, offset=page.offset, total=total)
 
     @get("/memories/{memory_id:int}", operation_id="getMemory", summary="Get a memory")
     async def get_memory(
-        self, user_id: FromPath[str], memory_id: FromPath[int], memory: NamedDependency[MemoryApi]
+        self, memory_id: FromPath[int], user: NamedDependency[User], memories: NamedDependency[Memories]
     ) -> MemoryOut:
-        user = await memory.users.get(user_id)
-        [rendered] = await memory.memories.render(user, [await memory.memories.get(user, memory_id)])
+        [rendered] = await memories.render(user, [await memories.get(user, memory_id)])
         return memory_out(rendered)
 
     @get(
@@ -258,18 +251,16 @@ class MemoryController(Controller):
         summary="Every version of a memory, oldest first",
     )
     async def memory_history(
-        self, user_id: FromPath[str], memory_id: FromPath[int], memory: NamedDependency[MemoryApi]
+        self, memory_id: FromPath[int], user: NamedDependency[User], memories: NamedDependency[Memories]
     ) -> MemoryHistory:
-        user = await memory.users.get(user_id)
-        chain = await memory.memories.history(user, memory_id)
-        return MemoryHistory(items=[memory_out(r) for r in await memory.memories.render(user, chain)])
+        chain = await memories.history(user, memory_id)
+        return MemoryHistory(items=[memory_out(r) for r in await memories.render(user, chain)])
 
     @delete("/memories/{memory_id:int}", operation_id="deleteMemory", summary="Delete one memory")
     async def delete_memory(
-        self, user_id: FromPath[str], memory_id: FromPath[int], memory: NamedDependency[MemoryApi]
+        self, memory_id: FromPath[int], user: NamedDependency[User], memories: NamedDependency[Memories]
     ) -> None:
-        user = await memory.users.get(user_id)
-        await memory.memories.delete(user, memory_id)
+        await memories.delete(user, memory_id)
 
     @post(
         "/memories/search",
@@ -278,10 +269,9 @@ class MemoryController(Controller):
         status_code=200,
     )
     async def search(
-        self, user_id: FromPath[str], data: JSONBody[SearchRequest], memory: NamedDependency[MemoryApi]
+        self, data: JSONBody[SearchRequest], user: NamedDependency[User], memories: NamedDependency[Memories]
     ) -> SearchResponse:
-        user = await memory.users.get(user_id)
-        found = await memory.memories.search(
+        found = await memories.search(
             user,
             Query(
                 text=data.query,

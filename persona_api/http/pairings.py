@@ -8,11 +8,11 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from litestar import Controller, Request, delete, get, post, put
-from litestar.di import NamedDependency, Provide
+from litestar.di import NamedDependency
 from litestar.pagination import OffsetPagination
 from litestar.params import FromPath, JSONBody, QueryParameter
-from sqlalchemy.ext.asyncio import AsyncSession
 
+from persona_api.http.deps import CREATES_USER
 from persona_api.http.pagination import PageRequest
 from persona_api.http.pairing_schemas import (
     MAX_INGREDIENTS_PER_BATCH,
@@ -39,27 +39,8 @@ from persona_api.pairing.ingredients import IngredientIn, WriteResult
 from persona_api.pairing.pantry import Pantry
 from persona_api.pairing.recipes import RecipeIn, RecipeView
 from persona_api.pairing.service import PairCheck, Pairer, PairingQuery, Suggestions
+from persona_api.store.tables import User
 from persona_api.store.users import UserService
-
-
-class PairingApi:
-    """The per-request bundle the handlers use."""
-
-    def __init__(self, request: Request[Any, Any, Any], session: AsyncSession, tenant_id: str) -> None:
-        self.users = UserService(session, tenant_id, request.app.state.user_data)
-        self.pantry = Pantry(session, tenant_id)
-        self.pairer = Pairer(request.app.state.pairing, self.pantry)
-
-    async def user_id(self, external_id: str | None) -> int | None:
-        return None if external_id is None else (await self.users.get(external_id)).id
-
-
-async def provide_pairing_api(
-    request: Request[Any, Any, Any],
-    db_session: NamedDependency[AsyncSession],
-    auth_tenant: NamedDependency[str],
-) -> PairingApi:
-    return PairingApi(request, db_session, auth_tenant)
 
 
 def write_out(r: WriteResult) -> WriteOut:
@@ -109,14 +90,13 @@ def pair_out(p: PairCheck) -> PairOut:
 class IngredientController(Controller):
     path = "/v1/ingredients"
     tags = ["pairings"]
-    dependencies = {"api": Provide(provide_pairing_api)}
 
     @post(
         operation_id="upsertIngredients",
         summary="Create or update ingredients (JSON array or NDJSON, up to 1000)",
         status_code=200,
     )
-    async def upsert(self, request: Request[Any, Any, Any], api: NamedDependency[PairingApi]) -> WriteOut:
+    async def upsert(self, request: Request[Any, Any, Any], pantry: NamedDependency[Pantry]) -> WriteOut:
         batch: list[IngredientBody] = await read_batch(request, IngredientBody, MAX_INGREDIENTS_PER_BATCH)
         items = [
             IngredientIn(
@@ -126,17 +106,17 @@ class IngredientController(Controller):
             )
             for b in batch
         ]
-        return write_out(await api.pantry.upsert_ingredients(items))
+        return write_out(await pantry.upsert_ingredients(items))
 
     @get(operation_id="listIngredients", summary="List ingredients")
     async def list_ingredients(
         self,
-        api: NamedDependency[PairingApi],
+        pantry: NamedDependency[Pantry],
         page: NamedDependency[PageRequest],
         q: Annotated[str | None, QueryParameter(description="Only names containing this.")] = None,
         category: Annotated[str | None, QueryParameter(description="Only this category.")] = None,
     ) -> OffsetPagination[IngredientOut]:
-        rows, total = await api.pantry.list_ingredients(
+        rows, total = await pantry.list_ingredients(
             limit=page.limit, offset=page.offset, search=q, category=category
         )
         return OffsetPagination(
@@ -147,30 +127,34 @@ class IngredientController(Controller):
         )
 
     @get("/{name:str}", operation_id="getIngredient", summary="An ingredient with its flavor compounds")
-    async def get_ingredient(self, name: FromPath[str], api: NamedDependency[PairingApi]) -> IngredientDetail:
-        row = await api.pantry.get_ingredient(name)
+    async def get_ingredient(self, name: FromPath[str], pantry: NamedDependency[Pantry]) -> IngredientDetail:
+        row = await pantry.get_ingredient(name)
         return IngredientDetail(
             name=row.name,
             key=row.key,
             category=row.category,
-            compounds=await api.pantry.compounds_of(row.id),
-            recipes=await api.pantry.recipe_count(row.id),
+            compounds=await pantry.compounds_of(row.id),
+            recipes=await pantry.recipe_count(row.id),
         )
 
 
 class RecipeController(Controller):
     path = "/v1/recipes"
     tags = ["pairings"]
-    dependencies = {"api": Provide(provide_pairing_api)}
 
     @post(
         operation_id="upsertRecipes",
         summary="Create or replace recipes (JSON array or NDJSON, up to 1000)",
         status_code=200,
     )
-    async def upsert(self, request: Request[Any, Any, Any], api: NamedDependency[PairingApi]) -> WriteOut:
+    async def upsert(
+        self,
+        request: Request[Any, Any, Any],
+        pantry: NamedDependency[Pantry],
+        users: NamedDependency[UserService],
+    ) -> WriteOut:
         batch: list[RecipeBody] = await read_batch(request, RecipeBody, MAX_RECIPES_PER_BATCH)
-        owners = {u: (await api.users.get_or_create(u)).id for u in {b.user for b in batch if b.user}}
+        owners = {u: (await users.get_or_create(u)).id for u in {b.user for b in batch if b.user}}
         recipes = [
             RecipeIn(
                 external_id=b.id,
@@ -181,67 +165,71 @@ class RecipeController(Controller):
             )
             for b in batch
         ]
-        return write_out(await api.pantry.upsert_recipes(recipes))
+        return write_out(await pantry.upsert_recipes(recipes))
 
     @get(operation_id="listRecipes", summary="List recipes, optionally one user's")
     async def list_recipes(
         self,
-        api: NamedDependency[PairingApi],
+        pantry: NamedDependency[Pantry],
+        users: NamedDependency[UserService],
         page: NamedDependency[PageRequest],
-        user: Annotated[str | None, QueryParameter(description="Only this user's recipes.")] = None,
+        # ``?user=`` in the URL; another name here, as ``user`` is the dependency of user routes.
+        owner: Annotated[
+            str | None, QueryParameter(name="user", description="Only this user's recipes.")
+        ] = None,
     ) -> OffsetPagination[RecipeOut]:
-        rows, total = await api.pantry.list_recipes(
-            limit=page.limit, offset=page.offset, user_id=await api.user_id(user)
+        rows, total = await pantry.list_recipes(
+            limit=page.limit, offset=page.offset, user_id=await users.pk_of(owner)
         )
-        views = await api.pantry.views(rows)
+        views = await pantry.views(rows)
         return OffsetPagination(
             items=[recipe_out(v) for v in views], limit=page.limit, offset=page.offset, total=total
         )
 
     @get("/{recipe_id:str}", operation_id="getRecipe", summary="A recipe")
-    async def get_recipe(self, recipe_id: FromPath[str], api: NamedDependency[PairingApi]) -> RecipeOut:
-        row = await api.pantry.get_recipe(recipe_id)
-        return recipe_out((await api.pantry.views([row]))[0])
+    async def get_recipe(self, recipe_id: FromPath[str], pantry: NamedDependency[Pantry]) -> RecipeOut:
+        row = await pantry.get_recipe(recipe_id)
+        return recipe_out((await pantry.views([row]))[0])
 
     @delete("/{recipe_id:str}", operation_id="deleteRecipe", summary="Delete a recipe")
-    async def delete_recipe(self, recipe_id: FromPath[str], api: NamedDependency[PairingApi]) -> None:
-        await api.pantry.delete_recipe(recipe_id)
+    async def delete_recipe(self, recipe_id: FromPath[str], pantry: NamedDependency[Pantry]) -> None:
+        await pantry.delete_recipe(recipe_id)
 
 
 class FoodPreferenceController(Controller):
     path = "/v1/users/{user_id:str}/food-preferences"
     tags = ["pairings"]
-    dependencies = {"api": Provide(provide_pairing_api)}
 
     @get(operation_id="getFoodPreferences", summary="What a user dislikes or is allergic to")
     async def get_preferences(
-        self, user_id: FromPath[str], api: NamedDependency[PairingApi]
+        self, user: NamedDependency[User], pantry: NamedDependency[Pantry]
     ) -> FoodPreferences:
-        user = await api.users.get(user_id)
-        dislikes, allergies = await api.pantry.food_lists(user.id)
+        dislikes, allergies = await pantry.food_lists(user.id)
         return FoodPreferences(dislikes=dislikes, allergies=allergies)
 
     @put(
         operation_id="setFoodPreferences",
         summary="Replace a user's dislikes and allergies (never suggested to them)",
+        dependencies=CREATES_USER,
     )
     async def set_preferences(
-        self, user_id: FromPath[str], data: JSONBody[FoodPreferences], api: NamedDependency[PairingApi]
+        self, data: JSONBody[FoodPreferences], user: NamedDependency[User], pantry: NamedDependency[Pantry]
     ) -> FoodPreferences:
-        user = await api.users.get_or_create(user_id)
-        await api.pantry.set_avoidances(user.id, data.dislikes, data.allergies)
-        dislikes, allergies = await api.pantry.food_lists(user.id)
+        await pantry.set_avoidances(user.id, data.dislikes, data.allergies)
+        dislikes, allergies = await pantry.food_lists(user.id)
         return FoodPreferences(dislikes=dislikes, allergies=allergies)
 
 
 class PairingController(Controller):
     path = "/v1/pairings"
     tags = ["pairings"]
-    dependencies = {"api": Provide(provide_pairing_api)}
 
     @post("/complete", operation_id="completeIngredients", summary="Ingredients to add", status_code=200)
     async def complete(
-        self, data: JSONBody[CompleteRequest], api: NamedDependency[PairingApi]
+        self,
+        data: JSONBody[CompleteRequest],
+        pairer: NamedDependency[Pairer],
+        users: NamedDependency[UserService],
     ) -> SuggestionsOut:
         query = PairingQuery(
             ingredients=data.ingredients,
@@ -250,9 +238,9 @@ class PairingController(Controller):
             cuisine=data.cuisine,
             exclude=data.exclude,
             categories=data.categories,
-            user_id=await api.user_id(data.user),
+            user_id=await users.pk_of(data.user),
         )
-        return suggestions_out(await api.pairer.suggest(query))
+        return suggestions_out(await pairer.suggest(query))
 
     @post(
         "/missing",
@@ -261,12 +249,15 @@ class PairingController(Controller):
         status_code=200,
     )
     async def missing(
-        self, data: JSONBody[MissingRequest], api: NamedDependency[PairingApi]
+        self,
+        data: JSONBody[MissingRequest],
+        pairer: NamedDependency[Pairer],
+        users: NamedDependency[UserService],
     ) -> SuggestionsOut:
         query = PairingQuery(
-            ingredients=data.ingredients, k=data.k, cuisine=data.cuisine, user_id=await api.user_id(data.user)
+            ingredients=data.ingredients, k=data.k, cuisine=data.cuisine, user_id=await users.pk_of(data.user)
         )
-        return suggestions_out(await api.pairer.suggest(query, probabilities=True))
+        return suggestions_out(await pairer.suggest(query, probabilities=True))
 
     @post(
         "/check",
@@ -274,8 +265,13 @@ class PairingController(Controller):
         summary="Pairwise compatibility, and pairs to advise against",
         status_code=200,
     )
-    async def check(self, data: JSONBody[CheckRequest], api: NamedDependency[PairingApi]) -> CheckOut:
-        result = await api.pairer.check(data.ingredients, await api.user_id(data.user))
+    async def check(
+        self,
+        data: JSONBody[CheckRequest],
+        pairer: NamedDependency[Pairer],
+        users: NamedDependency[UserService],
+    ) -> CheckOut:
+        result = await pairer.check(data.ingredients, await users.pk_of(data.user))
         pairs = [pair_out(p) for p in result.pairs]
         return CheckOut(
             score=result.score,

@@ -11,13 +11,12 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from litestar import Controller, Request, delete, get, post, put
-from litestar.di import NamedDependency, Provide
+from litestar import Controller, delete, get, post, put
+from litestar.di import NamedDependency
 from litestar.pagination import OffsetPagination
 from litestar.params import FromPath, JSONBody
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from persona_api.errors import NotFound
+from persona_api.http.deps import CREATES_USER
 from persona_api.http.pagination import PageRequest
 from persona_api.http.preference_schemas import (
     ComparisonBatch,
@@ -46,28 +45,6 @@ from persona_api.preferences.service import Preferences
 from persona_api.preferences.tables import PreferenceOption
 from persona_api.store.tables import User
 from persona_api.store.users import UserService
-
-
-class PreferenceApi:
-    """The per-request bundle the handlers use."""
-
-    def __init__(self, request: Request[Any, Any, Any], session: AsyncSession, tenant_id: str) -> None:
-        self.users = UserService(session, tenant_id, request.app.state.user_data)
-        self.preferences = Preferences(request.app.state.preferences, session, tenant_id)
-
-    async def find(self, external_id: str) -> User | None:
-        try:
-            return await self.users.get(external_id)
-        except NotFound:
-            return None
-
-
-async def provide_preference_api(
-    request: Request[Any, Any, Any],
-    db_session: NamedDependency[AsyncSession],
-    auth_tenant: NamedDependency[str],
-) -> PreferenceApi:
-    return PreferenceApi(request, db_session, auth_tenant)
 
 
 def option_in(body: OptionBody) -> OptionIn:
@@ -105,16 +82,20 @@ def latent_out(user: str, view: LatentView) -> LatentOut:
 class PreferenceController(Controller):
     path = "/v1/users/{user_id:str}"
     tags = ["preferences"]
-    dependencies = {"api": Provide(provide_preference_api)}
 
     @post(
         "/comparisons",
         operation_id="addComparisons",
         summary="Record pairwise comparisons (up to 500) and refit the user's latent",
         status_code=200,
+        dependencies=CREATES_USER,
     )
     async def add_comparisons(
-        self, user_id: FromPath[str], data: JSONBody[ComparisonBatch], api: NamedDependency[PreferenceApi]
+        self,
+        user_id: FromPath[str],
+        data: JSONBody[ComparisonBatch],
+        user: NamedDependency[User],
+        preferences: NamedDependency[Preferences],
     ) -> ComparisonsAdded:
         batch = [
             ComparisonIn(
@@ -127,18 +108,19 @@ class PreferenceController(Controller):
             )
             for c in data.comparisons
         ]
-        user = await api.users.get_or_create(user_id)
-        added = await api.preferences.add(user, batch)
+        added = await preferences.add(user, batch)
         return ComparisonsAdded(
             created=added.created, duplicates=added.duplicates, preferences=latent_out(user_id, added.view)
         )
 
     @get("/comparisons", operation_id="listComparisons", summary="A user's comparisons, newest first")
     async def list_comparisons(
-        self, user_id: FromPath[str], api: NamedDependency[PreferenceApi], page: NamedDependency[PageRequest]
+        self,
+        user: NamedDependency[User],
+        preferences: NamedDependency[Preferences],
+        page: NamedDependency[PageRequest],
     ) -> OffsetPagination[ComparisonOut]:
-        user = await api.users.get(user_id)
-        rows, total = await api.preferences.comparisons.list_comparisons(
+        rows, total = await preferences.comparisons.list_comparisons(
             user.id, limit=page.limit, offset=page.offset
         )
         items = [
@@ -161,14 +143,21 @@ class PreferenceController(Controller):
         summary="Delete a comparison and refit the user's latent",
     )
     async def delete_comparison(
-        self, user_id: FromPath[str], comparison_id: FromPath[str], api: NamedDependency[PreferenceApi]
+        self,
+        comparison_id: FromPath[str],
+        user: NamedDependency[User],
+        preferences: NamedDependency[Preferences],
     ) -> None:
-        user = await api.users.get(user_id)
-        await api.preferences.delete_comparison(user, comparison_id)
+        await preferences.delete_comparison(user, comparison_id)
 
     @get("/preferences", operation_id="getPreferences", summary="The user's preference latent")
-    async def get_latent(self, user_id: FromPath[str], api: NamedDependency[PreferenceApi]) -> LatentOut:
-        return latent_out(user_id, await api.preferences.current(await api.find(user_id)))
+    async def get_latent(
+        self,
+        user_id: FromPath[str],
+        users: NamedDependency[UserService],
+        preferences: NamedDependency[Preferences],
+    ) -> LatentOut:
+        return latent_out(user_id, await preferences.current(await users.find(user_id)))
 
     @get(
         "/preferences/history",
@@ -176,10 +165,12 @@ class PreferenceController(Controller):
         summary="The user's stored latent versions, newest first",
     )
     async def history(
-        self, user_id: FromPath[str], api: NamedDependency[PreferenceApi], page: NamedDependency[PageRequest]
+        self,
+        user: NamedDependency[User],
+        preferences: NamedDependency[Preferences],
+        page: NamedDependency[PageRequest],
     ) -> OffsetPagination[LatentVersionOut]:
-        user = await api.users.get(user_id)
-        rows, total = await api.preferences.history(user.id, limit=page.limit, offset=page.offset)
+        rows, total = await preferences.history(user.id, limit=page.limit, offset=page.offset)
         items = []
         for r in rows:
             latent = Latent.from_json(r.latent)
@@ -204,9 +195,13 @@ class PreferenceController(Controller):
         status_code=200,
     )
     async def score(
-        self, user_id: FromPath[str], data: JSONBody[ScoreRequest], api: NamedDependency[PreferenceApi]
+        self,
+        user_id: FromPath[str],
+        data: JSONBody[ScoreRequest],
+        users: NamedDependency[UserService],
+        preferences: NamedDependency[Preferences],
     ) -> ScoresOut:
-        result = await api.preferences.score(await api.find(user_id), [option_in(c) for c in data.candidates])
+        result = await preferences.score(await users.find(user_id), [option_in(c) for c in data.candidates])
         s = result.scored
         order = np.argsort(-s.utility, kind="stable")
         rank = np.empty(len(order), dtype=np.int64)
@@ -239,10 +234,14 @@ class PreferenceController(Controller):
         status_code=200,
     )
     async def next_query(
-        self, user_id: FromPath[str], data: JSONBody[QueryRequest], api: NamedDependency[PreferenceApi]
+        self,
+        user_id: FromPath[str],
+        data: JSONBody[QueryRequest],
+        users: NamedDependency[UserService],
+        preferences: NamedDependency[Preferences],
     ) -> NextQueryOut:
-        options, query = await api.preferences.next_query(
-            await api.find(user_id), [option_in(c) for c in data.candidates]
+        options, query = await preferences.next_query(
+            await users.find(user_id), [option_in(c) for c in data.candidates]
         )
         return NextQueryOut(
             first=query.first,
@@ -251,31 +250,43 @@ class PreferenceController(Controller):
             second_option=option_out(options[query.second]),
             expected_information_bits=round(query.gain, 6),
             probability_first=round(query.probability, 6),
-            model_version=api.preferences.model.version,
+            model_version=preferences.model.version,
         )
 
     @get("/preferences/objective", operation_id="getObjective", summary="The user's objective direction")
     async def get_objective(
-        self, user_id: FromPath[str], api: NamedDependency[PreferenceApi]
+        self,
+        user_id: FromPath[str],
+        users: NamedDependency[UserService],
+        preferences: NamedDependency[Preferences],
     ) -> ObjectiveOut:
-        view = await api.preferences.current(await api.find(user_id))
+        view = await preferences.current(await users.find(user_id))
         return ObjectiveOut(user=user_id, weights=view.objective)
 
     @put(
         "/preferences/objective",
         operation_id="setObjective",
         summary="Set the user's objective direction (normalised to a unit vector)",
+        dependencies=CREATES_USER,
     )
     async def set_objective(
-        self, user_id: FromPath[str], data: JSONBody[ObjectiveBody], api: NamedDependency[PreferenceApi]
+        self,
+        user_id: FromPath[str],
+        data: JSONBody[ObjectiveBody],
+        user: NamedDependency[User],
+        preferences: NamedDependency[Preferences],
     ) -> ObjectiveOut:
-        user = await api.users.get_or_create(user_id)
-        view = await api.preferences.set_objective(user, data.weights)
+        view = await preferences.set_objective(user, data.weights)
         return ObjectiveOut(user=user_id, weights=view.objective)
 
     @delete("/preferences/objective", operation_id="clearObjective", summary="Clear the objective direction")
-    async def clear_objective(self, user_id: FromPath[str], api: NamedDependency[PreferenceApi]) -> None:
-        await api.preferences.set_objective(await api.users.get(user_id), None)
+    async def clear_objective(
+        self,
+        user_id: FromPath[str],
+        preferences: NamedDependency[Preferences],
+        users: NamedDependency[UserService],
+    ) -> None:
+        await preferences.set_objective(await users.get(user_id), None)
 
 
 class ObjectiveController(Controller):

@@ -10,7 +10,7 @@ from dataclasses import replace
 from typing import Annotated, Any, Literal
 
 from litestar import Controller, Request, delete, get, post
-from litestar.di import NamedDependency, Provide
+from litestar.di import NamedDependency
 from litestar.pagination import OffsetPagination
 from litestar.params import FromPath, JSONBody, QueryParameter
 from sqlalchemy import func, select
@@ -42,7 +42,7 @@ from persona_api.recsys.rerank import pool_size
 from persona_api.recsys.rerank import rerank as rerank_by_preferences
 from persona_api.recsys.service import Query, Recommender, Result
 from persona_api.recsys.tables import CatalogItem, Interaction
-from persona_api.store.users import UserService
+from persona_api.store.tables import User
 
 K = Annotated[int, QueryParameter(ge=1, le=100, description="How many items (1-100).")]
 Filters = Annotated[
@@ -56,27 +56,6 @@ Rerank = Annotated[
     Literal["preferences"] | None,
     QueryParameter(description="`preferences`: re-order by the user's preference latent and objective."),
 ]
-
-
-class RecsApi:
-    """The per-request bundle the handlers use."""
-
-    def __init__(self, request: Request[Any, Any, Any], session: AsyncSession, tenant_id: str) -> None:
-        runtime = request.app.state.recsys
-        self.session = session
-        self.users = UserService(session, tenant_id, request.app.state.user_data)
-        self.catalog = Catalog(session, tenant_id, runtime.embedder)
-        self.events = Events(session, tenant_id, runtime.embedder)
-        self.recommender = Recommender(runtime, session, tenant_id)
-        self.preferences = Preferences(request.app.state.preferences, session, tenant_id)
-
-
-async def provide_recs_api(
-    request: Request[Any, Any, Any],
-    db_session: NamedDependency[AsyncSession],
-    auth_tenant: NamedDependency[str],
-) -> RecsApi:
-    return RecsApi(request, db_session, auth_tenant)
 
 
 def parse_filters(raw: list[str] | None) -> dict[str, str]:
@@ -133,7 +112,6 @@ async def read_batch(request: Request[Any, Any, Any], kind: type[Any], limit: in
 class ItemController(Controller):
     path = "/v1/items"
     tags = ["recommendations"]
-    dependencies = {"recs": Provide(provide_recs_api)}
 
     @post(
         operation_id="upsertItems",
@@ -141,10 +119,10 @@ class ItemController(Controller):
         status_code=200,
     )
     async def upsert_items(
-        self, request: Request[Any, Any, Any], recs: NamedDependency[RecsApi]
+        self, request: Request[Any, Any, Any], catalog: NamedDependency[Catalog]
     ) -> UpsertOut:
         batch: list[ItemBody] = await read_batch(request, ItemBody, MAX_ITEMS_PER_BATCH)
-        result = await recs.catalog.upsert(
+        result = await catalog.upsert(
             [
                 ItemIn(external_id=b.id, title=b.title, description=b.description, attributes=b.attributes)
                 for b in batch
@@ -154,40 +132,39 @@ class ItemController(Controller):
 
     @get(operation_id="listItems", summary="List catalog items")
     async def list_items(
-        self, recs: NamedDependency[RecsApi], page: NamedDependency[PageRequest]
+        self, catalog: NamedDependency[Catalog], page: NamedDependency[PageRequest]
     ) -> OffsetPagination[ItemOut]:
-        rows, total = await recs.catalog.list(limit=page.limit, offset=page.offset)
+        rows, total = await catalog.list(limit=page.limit, offset=page.offset)
         return OffsetPagination(
             items=[item_out(r) for r in rows], limit=page.limit, offset=page.offset, total=total
         )
 
     @get("/{item_id:str}", operation_id="getItem", summary="Get a catalog item")
-    async def get_item(self, item_id: FromPath[str], recs: NamedDependency[RecsApi]) -> ItemOut:
-        return item_out(await recs.catalog.get(item_id))
+    async def get_item(self, item_id: FromPath[str], catalog: NamedDependency[Catalog]) -> ItemOut:
+        return item_out(await catalog.get(item_id))
 
     @delete(
         "/{item_id:str}",
         operation_id="deleteItem",
         summary="Delete an item with its interactions and reviews",
     )
-    async def delete_item(self, item_id: FromPath[str], recs: NamedDependency[RecsApi]) -> None:
-        await recs.catalog.delete(item_id)
+    async def delete_item(self, item_id: FromPath[str], catalog: NamedDependency[Catalog]) -> None:
+        await catalog.delete(item_id)
 
     @get("/{item_id:str}/similar", operation_id="similarItems", summary="Items similar to an item")
     async def similar(
         self,
         item_id: FromPath[str],
-        recs: NamedDependency[RecsApi],
+        recommender: NamedDependency[Recommender],
         k: K = 10,
         filter: Filters = None,
     ) -> Recommendations:
-        return recommendations(await recs.recommender.similar(item_id, k, parse_filters(filter)))
+        return recommendations(await recommender.similar(item_id, k, parse_filters(filter)))
 
 
 class RecommendationController(Controller):
     path = "/v1"
     tags = ["recommendations"]
-    dependencies = {"recs": Provide(provide_recs_api)}
 
     @post(
         "/interactions",
@@ -196,16 +173,16 @@ class RecommendationController(Controller):
         status_code=200,
     )
     async def add_interactions(
-        self, request: Request[Any, Any, Any], recs: NamedDependency[RecsApi]
+        self, request: Request[Any, Any, Any], events: NamedDependency[Events]
     ) -> Ingested:
         batch: list[InteractionBody] = await read_batch(request, InteractionBody, MAX_EVENTS_PER_BATCH)
-        events = [
+        interactions = [
             InteractionIn(
                 user=b.user, item=b.item, kind=b.type, value=b.value, weight=b.weight, at=b.at, event_id=b.id
             )
             for b in batch
         ]
-        return ingested(await recs.events.add_interactions(events))
+        return ingested(await events.add_interactions(interactions))
 
     @post(
         "/reviews",
@@ -213,10 +190,10 @@ class RecommendationController(Controller):
         summary="Record reviews (JSON array or NDJSON, up to 500)",
         status_code=200,
     )
-    async def add_reviews(self, request: Request[Any, Any, Any], recs: NamedDependency[RecsApi]) -> Ingested:
+    async def add_reviews(self, request: Request[Any, Any, Any], events: NamedDependency[Events]) -> Ingested:
         batch: list[ReviewBody] = await read_batch(request, ReviewBody, MAX_REVIEWS_PER_BATCH)
         reviews = [ReviewIn(user=b.user, item=b.item, text=b.text, rating=b.rating, at=b.at) for b in batch]
-        return ingested(await recs.events.add_reviews(reviews))
+        return ingested(await events.add_reviews(reviews))
 
     @get(
         "/users/{user_id:str}/interactions",
@@ -224,12 +201,15 @@ class RecommendationController(Controller):
         summary="A user's interactions, newest first",
     )
     async def list_interactions(
-        self, user_id: FromPath[str], recs: NamedDependency[RecsApi], page: NamedDependency[PageRequest]
+        self,
+        user_id: FromPath[str],
+        user: NamedDependency[User],
+        db_session: NamedDependency[AsyncSession],
+        page: NamedDependency[PageRequest],
     ) -> OffsetPagination[InteractionOut]:
-        user = await recs.users.get(user_id)
         where = Interaction.user_id == user.id
-        total = await recs.session.scalar(select(func.count()).select_from(Interaction).where(where)) or 0
-        rows = await recs.session.execute(
+        total = await db_session.scalar(select(func.count()).select_from(Interaction).where(where)) or 0
+        rows = await db_session.execute(
             select(Interaction, CatalogItem.external_id)
             .join(CatalogItem, CatalogItem.id == Interaction.item_id)
             .where(where)
@@ -251,7 +231,10 @@ class RecommendationController(Controller):
     async def for_user(
         self,
         user_id: FromPath[str],
-        recs: NamedDependency[RecsApi],
+        user: NamedDependency[User],
+        preferences: NamedDependency[Preferences],
+        recommender: NamedDependency[Recommender],
+        db_session: NamedDependency[AsyncSession],
         k: K = 10,
         exclude_seen: Annotated[
             bool, QueryParameter(description="Leave out items the user has interacted with.")
@@ -268,10 +251,9 @@ class RecommendationController(Controller):
             k=k, exclude_seen=exclude_seen, exclude=tuple(exclude or ()), where=parse_filters(filter)
         )
         if rerank is None:
-            return recommendations(await recs.recommender.for_user(user_id, query), user=user_id)
-        result = await recs.recommender.for_user(user_id, replace(query, k=pool_size(k)))
-        user = await recs.users.get(user_id)
-        reranked = await rerank_by_preferences(recs.session, recs.preferences, user, result, k)
+            return recommendations(await recommender.for_user(user_id, query), user=user_id)
+        result = await recommender.for_user(user_id, replace(query, k=pool_size(k)))
+        reranked = await rerank_by_preferences(db_session, preferences, user, result, k)
         return recommendations(reranked, user=user_id)
 
     @post(
@@ -281,17 +263,18 @@ class RecommendationController(Controller):
         status_code=200,
     )
     async def for_session(
-        self, data: JSONBody[NextRequest], recs: NamedDependency[RecsApi]
+        self, data: JSONBody[NextRequest], recommender: NamedDependency[Recommender]
     ) -> Recommendations:
         query = Query(
             k=data.k, exclude_seen=data.exclude_seen, exclude=tuple(data.exclude), where=data.filters
         )
-        return recommendations(await recs.recommender.for_session(data.items, query))
+        return recommendations(await recommender.for_session(data.items, query))
 
     @get("/users/{user_id:str}/code", operation_id="userCode", summary="The user's quantized taste code")
-    async def user_code(self, user_id: FromPath[str], recs: NamedDependency[RecsApi]) -> UserCodeOut:
-        user = await recs.users.get(user_id)
-        code = await recs.recommender.user_code(user)
+    async def user_code(
+        self, user_id: FromPath[str], user: NamedDependency[User], recommender: NamedDependency[Recommender]
+    ) -> UserCodeOut:
+        code = await recommender.user_code(user)
         return UserCodeOut(
             user=user_id,
             code=list(code.code),

@@ -2,49 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from litestar import Controller, Request, post
-from litestar.di import NamedDependency, Provide
+from litestar import Controller, post
+from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from persona_api.chat.render import Part
 from persona_api.chat.system import SystemMessage, SystemMessages
 from persona_api.http.values_schemas import PartOut, SystemMessageOut, SystemMessageRequest
-from persona_api.memory.context import MemoryContext
-from persona_api.memory.conversations import Conversations
-from persona_api.memory.service import Memories
-from persona_api.preferences.service import Preferences
-from persona_api.preferences.summary import summarize
-from persona_api.store.tables import User
-from persona_api.store.users import UserService
-from persona_api.values.service import ValueProfiles
-
-
-async def provide_system_messages(
-    request: Request[Any, Any, Any],
-    db_session: NamedDependency[AsyncSession],
-    auth_tenant: NamedDependency[str],
-) -> SystemMessages:
-    ctx = MemoryContext(runtime=request.app.state.memory, session=db_session, tenant_id=auth_tenant)
-    return system_messages(request, ctx)
-
-
-def system_messages(request: Request[Any, Any, Any], ctx: MemoryContext) -> SystemMessages:
-    """The request's system-message service over ``ctx`` (which a chat shares with its turns)."""
-    users = UserService(ctx.session, ctx.tenant_id, request.app.state.user_data)
-    preferences = Preferences(request.app.state.preferences, ctx.session, ctx.tenant_id)
-
-    async def preference_summary(user: User) -> list[str]:
-        return await summarize(preferences, user)
-
-    return SystemMessages(
-        ValueProfiles(ctx.session, ctx.tenant_id, users),
-        Memories(ctx),
-        Conversations(ctx),
-        summarize=preference_summary,
-    )
 
 
 def system_message_out(built: SystemMessage, partner: str | None, budget: int) -> SystemMessageOut:
@@ -69,7 +33,6 @@ def system_message_out(built: SystemMessage, partner: str | None, budget: int) -
 class SystemMessageController(Controller):
     path = "/v1/users/{user_id:str}"
     tags = ["values"]
-    dependencies = {"system_messages": Provide(provide_system_messages)}
 
     @post(
         "/system-message",

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
 
-from litestar import Controller, Request, delete, get, patch, post
-from litestar.di import NamedDependency, Provide
+from litestar import Controller, delete, get, patch, post
+from litestar.di import NamedDependency
 from litestar.pagination import OffsetPagination
 from litestar.params import FromPath, JSONBody
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from persona_api.http.pagination import PageRequest
 from persona_api.http.schemas import UserCreate, UserExport, UserOut, UserPatch
@@ -23,18 +21,9 @@ def user_out(row: User) -> UserOut:
     )
 
 
-async def provide_users(
-    request: Request[Any, Any, Any],
-    db_session: NamedDependency[AsyncSession],
-    auth_tenant: NamedDependency[str],
-) -> UserService:
-    return UserService(db_session, auth_tenant, request.app.state.user_data)
-
-
 class UserController(Controller):
     path = "/v1/users"
     tags = ["users"]
-    dependencies = {"users": Provide(provide_users)}
 
     @post(operation_id="createUser", summary="Create a user")
     async def create_user(self, data: JSONBody[UserCreate], users: NamedDependency[UserService]) -> UserOut:

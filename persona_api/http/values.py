@@ -8,27 +8,14 @@ all versions (newest first), ``DELETE .../partners/{partner_id}`` removes an ove
 
 from __future__ import annotations
 
-from typing import Any
-
-from litestar import Controller, Request, delete, get, put
-from litestar.di import NamedDependency, Provide
+from litestar import Controller, delete, get, put
+from litestar.di import NamedDependency
 from litestar.pagination import OffsetPagination
 from litestar.params import FromPath, JSONBody
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from persona_api.http.pagination import PageRequest
 from persona_api.http.values_schemas import PreferenceOut, ValuesIn, ValuesOut
-from persona_api.store.users import UserService
 from persona_api.values.service import Preference, ValueProfiles, Values
-
-
-async def provide_value_profiles(
-    request: Request[Any, Any, Any],
-    db_session: NamedDependency[AsyncSession],
-    auth_tenant: NamedDependency[str],
-) -> ValueProfiles:
-    users = UserService(db_session, auth_tenant, request.app.state.user_data)
-    return ValueProfiles(db_session, auth_tenant, users)
 
 
 def values_out(v: Values) -> ValuesOut:
@@ -70,26 +57,27 @@ def _page(rows: list[Values], total: int, page: PageRequest) -> OffsetPagination
 class ValuesController(Controller):
     path = "/v1/users/{user_id:str}/values"
     tags = ["values"]
-    dependencies = {"values": Provide(provide_value_profiles)}
 
     @put("/", operation_id="putValues", summary="Store a new version of the user's value profile")
     async def put_values(
-        self, user_id: FromPath[str], data: JSONBody[ValuesIn], values: NamedDependency[ValueProfiles]
+        self, user_id: FromPath[str], data: JSONBody[ValuesIn], value_profiles: NamedDependency[ValueProfiles]
     ) -> ValuesOut:
-        return values_out(await values.put(user_id, _preferences(data), data.note))
+        return values_out(await value_profiles.put(user_id, _preferences(data), data.note))
 
     @get("/", operation_id="getValues", summary="The latest version of the user's value profile")
-    async def get_values(self, user_id: FromPath[str], values: NamedDependency[ValueProfiles]) -> ValuesOut:
-        return values_out(await values.latest(user_id))
+    async def get_values(
+        self, user_id: FromPath[str], value_profiles: NamedDependency[ValueProfiles]
+    ) -> ValuesOut:
+        return values_out(await value_profiles.latest(user_id))
 
     @get("/history", operation_id="listValueVersions", summary="Every version of the profile, newest first")
     async def history(
         self,
         user_id: FromPath[str],
-        values: NamedDependency[ValueProfiles],
+        value_profiles: NamedDependency[ValueProfiles],
         page: NamedDependency[PageRequest],
     ) -> OffsetPagination[ValuesOut]:
-        rows, total = await values.history(user_id, limit=page.limit, offset=page.offset)
+        rows, total = await value_profiles.history(user_id, limit=page.limit, offset=page.offset)
         return _page(rows, total, page)
 
     @put(
@@ -102,15 +90,20 @@ class ValuesController(Controller):
         user_id: FromPath[str],
         partner_id: FromPath[str],
         data: JSONBody[ValuesIn],
-        values: NamedDependency[ValueProfiles],
+        value_profiles: NamedDependency[ValueProfiles],
     ) -> ValuesOut:
-        return values_out(await values.put(user_id, _preferences(data), data.note, partner=partner_id))
+        return values_out(
+            await value_profiles.put(user_id, _preferences(data), data.note, partner=partner_id)
+        )
 
     @get("/partners/{partner_id:str}", operation_id="getPartnerValues", summary="The latest partner override")
     async def get_partner_values(
-        self, user_id: FromPath[str], partner_id: FromPath[str], values: NamedDependency[ValueProfiles]
+        self,
+        user_id: FromPath[str],
+        partner_id: FromPath[str],
+        value_profiles: NamedDependency[ValueProfiles],
     ) -> ValuesOut:
-        return values_out(await values.latest(user_id, partner=partner_id))
+        return values_out(await value_profiles.latest(user_id, partner=partner_id))
 
     @get(
         "/partners/{partner_id:str}/history",
@@ -121,10 +114,12 @@ class ValuesController(Controller):
         self,
         user_id: FromPath[str],
         partner_id: FromPath[str],
-        values: NamedDependency[ValueProfiles],
+        value_profiles: NamedDependency[ValueProfiles],
         page: NamedDependency[PageRequest],
     ) -> OffsetPagination[ValuesOut]:
-        rows, total = await values.history(user_id, partner=partner_id, limit=page.limit, offset=page.offset)
+        rows, total = await value_profiles.history(
+            user_id, partner=partner_id, limit=page.limit, offset=page.offset
+        )
         return _page(rows, total, page)
 
     @delete(
@@ -133,6 +128,9 @@ class ValuesController(Controller):
         summary="Remove a partner override and its history",
     )
     async def delete_partner_values(
-        self, user_id: FromPath[str], partner_id: FromPath[str], values: NamedDependency[ValueProfiles]
+        self,
+        user_id: FromPath[str],
+        partner_id: FromPath[str],
+        value_profiles: NamedDependency[ValueProfiles],
     ) -> None:
-        await values.delete_override(user_id, partner_id)
+        await value_profiles.delete_override(user_id, partner_id)

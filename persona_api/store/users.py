@@ -61,6 +61,14 @@ class UserService:
         )
         return user
 
+    async def find(self, external_id: str) -> User | None:
+        """The user, or None (for routes that answer for users who are not stored yet)."""
+        return await self._find(external_id)
+
+    async def pk_of(self, external_id: str | None) -> int | None:
+        """The row id of an optional user reference; an unknown user is :class:`NotFound`."""
+        return None if external_id is None else (await self.get(external_id)).id
+
     async def get(self, external_id: str) -> User:
         user = await self._find(external_id)
         if user is None:
