@@ -13,7 +13,6 @@ from litestar import Controller, Request, delete, get, post
 from litestar.di import NamedDependency
 from litestar.pagination import OffsetPagination
 from litestar.params import FromPath, JSONBody, QueryParameter
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from persona_api.errors import FieldProblem, InvalidInput
@@ -41,7 +40,7 @@ from persona_api.recsys.events import Events, IngestResult, InteractionIn, Revie
 from persona_api.recsys.rerank import pool_size
 from persona_api.recsys.rerank import rerank as rerank_by_preferences
 from persona_api.recsys.service import Query, Recommender, Result
-from persona_api.recsys.tables import CatalogItem, Interaction
+from persona_api.recsys.tables import CatalogItem
 from persona_api.store.tables import User
 
 K = Annotated[int, QueryParameter(ge=1, le=100, description="How many items (1-100).")]
@@ -204,22 +203,13 @@ class RecommendationController(Controller):
         self,
         user_id: FromPath[str],
         user: NamedDependency[User],
-        db_session: NamedDependency[AsyncSession],
+        events: NamedDependency[Events],
         page: NamedDependency[PageRequest],
     ) -> OffsetPagination[InteractionOut]:
-        where = Interaction.user_id == user.id
-        total = await db_session.scalar(select(func.count()).select_from(Interaction).where(where)) or 0
-        rows = await db_session.execute(
-            select(Interaction, CatalogItem.external_id)
-            .join(CatalogItem, CatalogItem.id == Interaction.item_id)
-            .where(where)
-            .order_by(Interaction.at.desc(), Interaction.id.desc())
-            .limit(page.limit)
-            .offset(page.offset)
-        )
+        rows, total = await events.interactions_of(user, limit=page.limit, offset=page.offset)
         items = [
             InteractionOut(item=ext, type=i.kind, value=i.value, weight=i.weight, at=i.at, id=i.event_id)
-            for i, ext in rows.tuples()
+            for i, ext in rows
         ]
         return OffsetPagination(items=items, limit=page.limit, offset=page.offset, total=total)
 

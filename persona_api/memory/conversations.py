@@ -21,6 +21,7 @@ from persona_api.memory.names import SpeakerNames, owner_name
 from persona_api.memory.tables import ConversationSession, Partner, Turn
 from persona_api.memory.writer import NewMemory, WriteResult, write_memories
 from persona_api.store.db import commit_or_conflict
+from persona_api.store.pages import list_and_count
 from persona_api.store.tables import User, utcnow
 
 OWNER = "user"
@@ -68,11 +69,9 @@ class Conversations:
 
     async def partners(self, user: User, *, limit: int, offset: int) -> tuple[list[Partner], int]:
         where = Partner.user_id == user.id
-        total = await self.session.scalar(select(func.count()).select_from(Partner).where(where)) or 0
-        rows = await self.session.scalars(
-            select(Partner).where(where).order_by(Partner.id).limit(limit).offset(offset)
+        return await list_and_count(
+            self.session, Partner, where, order_by=[Partner.id.asc()], limit=limit, offset=offset
         )
-        return list(rows), total
 
     async def partner_external_ids(self, user_pk: int) -> dict[int, str]:
         return {pid: p.external_id for pid, p in (await self.ctx.user_partners(user_pk)).items()}
@@ -132,25 +131,16 @@ class Conversations:
 
     async def sessions(self, user: User, *, limit: int, offset: int) -> tuple[list[ConversationSession], int]:
         where = ConversationSession.user_id == user.id
-        total = (
-            await self.session.scalar(select(func.count()).select_from(ConversationSession).where(where)) or 0
+        order = [ConversationSession.ordinal.asc()]
+        return await list_and_count(
+            self.session, ConversationSession, where, order_by=order, limit=limit, offset=offset
         )
-        rows = await self.session.scalars(
-            select(ConversationSession)
-            .where(where)
-            .order_by(ConversationSession.ordinal)
-            .limit(limit)
-            .offset(offset)
-        )
-        return list(rows), total
 
     async def turns(self, conv: ConversationSession, *, limit: int, offset: int) -> tuple[list[Turn], int]:
         where = Turn.session_id == conv.id
-        total = await self.session.scalar(select(func.count()).select_from(Turn).where(where)) or 0
-        rows = await self.session.scalars(
-            select(Turn).where(where).order_by(Turn.position).limit(limit).offset(offset)
+        return await list_and_count(
+            self.session, Turn, where, order_by=[Turn.position.asc()], limit=limit, offset=offset
         )
-        return list(rows), total
 
     # --- turns ----------------------------------------------------------------------------
     async def add_turns(self, user: User, conv: ConversationSession, batch: Sequence[TurnIn]) -> IngestResult:

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from persona_api.errors import FieldProblem, InvalidInput, NotFound
@@ -22,6 +22,7 @@ from persona_api.memory.names import named_subjects
 from persona_api.memory.rendering import Found, Rendered, render_memories
 from persona_api.memory.tables import ConversationSession, Memory, MemoryLink, Partner
 from persona_api.memory.writer import NewMemory, WriteResult, write_memories
+from persona_api.store.pages import list_and_count
 from persona_api.store.tables import User, utcnow
 
 
@@ -123,15 +124,10 @@ class Memories:
             conditions.append(Memory.subject_partner_id == subject.id)
         if not include_superseded:
             conditions.append(Memory.valid_to.is_(None))
-        total = await self.session.scalar(select(func.count()).select_from(Memory).where(*conditions)) or 0
-        rows = await self.session.scalars(
-            select(Memory)
-            .where(*conditions)
-            .order_by(Memory.observed_at, Memory.id)
-            .limit(limit)
-            .offset(offset)
+        order = (Memory.observed_at.asc(), Memory.id.asc())
+        return await list_and_count(
+            self.session, Memory, *conditions, order_by=order, limit=limit, offset=offset
         )
-        return list(rows), total
 
     async def history(self, user: User, memory_id: int) -> list[Memory]:
         """The chain of versions this memory belongs to, oldest first."""

@@ -17,6 +17,7 @@ from persona_api.errors import FieldProblem, InvalidInput, NotFound
 from persona_api.pairing.names import ingredient_key, suggestions
 from persona_api.pairing.tables import FlavorCompound, Ingredient, IngredientCompound, RecipeIngredient
 from persona_api.store.db import commit_or_conflict
+from persona_api.store.pages import list_and_count
 from persona_api.store.tables import utcnow
 
 MAX_REPORTED = 50
@@ -222,8 +223,7 @@ class IngredientShelf:
             where.append(Ingredient.key.contains(ingredient_key(search), autoescape=True))
         if category:
             where.append(Ingredient.category == category)
-        total = await self.session.scalar(select(func.count()).select_from(Ingredient).where(*where)) or 0
-        rows = await self.session.scalars(
-            select(Ingredient).where(*where).order_by(Ingredient.key).limit(limit).offset(offset)
+        order = [Ingredient.key.asc()]
+        return await list_and_count(
+            self.session, Ingredient, *where, order_by=order, limit=limit, offset=offset
         )
-        return list(rows), total

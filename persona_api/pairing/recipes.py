@@ -8,13 +8,14 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import delete, insert, select
 
 from persona_api.errors import InvalidInput, NotFound
 from persona_api.pairing.ingredients import IngredientShelf, WriteResult, keys_of
 from persona_api.pairing.names import ingredient_key
 from persona_api.pairing.tables import Ingredient, Recipe, RecipeIngredient
 from persona_api.store.db import commit_or_conflict
+from persona_api.store.pages import list_and_count
 from persona_api.store.tables import User, utcnow
 
 
@@ -173,11 +174,8 @@ class RecipeShelf(IngredientShelf):
         where = [Recipe.tenant_id == self.tenant_id]
         if user_id is not None:
             where.append(Recipe.user_id == user_id)
-        total = await self.session.scalar(select(func.count()).select_from(Recipe).where(*where)) or 0
-        rows = await self.session.scalars(
-            select(Recipe).where(*where).order_by(Recipe.id).limit(limit).offset(offset)
-        )
-        return list(rows), total
+        order = [Recipe.id.asc()]
+        return await list_and_count(self.session, Recipe, *where, order_by=order, limit=limit, offset=offset)
 
     async def delete_recipe(self, external_id: str) -> None:
         row = await self.get_recipe(external_id)

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 import numpy as np
 from numpy.typing import NDArray
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -30,6 +30,7 @@ from persona_api.preferences.results import Added, CandidateScores, LatentView
 from persona_api.preferences.runtime import PreferenceRuntime
 from persona_api.preferences.tables import PreferenceComparison, PreferenceLatentRow
 from persona_api.store.db import commit_or_conflict
+from persona_api.store.pages import list_and_count
 from persona_api.store.tables import User
 
 KEEP_VERSIONS = 50
@@ -204,15 +205,9 @@ class Preferences:
         self, user_id: int, *, limit: int, offset: int
     ) -> tuple[list[PreferenceLatentRow], int]:
         where = PreferenceLatentRow.user_id == user_id
-        total = (
-            await self.session.scalar(select(func.count()).select_from(PreferenceLatentRow).where(where)) or 0
-        )
-        rows = await self.session.scalars(
-            select(PreferenceLatentRow)
-            .where(where)
-            .order_by(PreferenceLatentRow.version.desc())
-            .limit(limit)
-            .offset(offset)
+        order = [PreferenceLatentRow.version.desc()]
+        rows, total = await list_and_count(
+            self.session, PreferenceLatentRow, where, order_by=order, limit=limit, offset=offset
         )
         return list(rows), total
 

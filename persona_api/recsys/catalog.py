@@ -13,13 +13,14 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from persona_api.errors import FieldProblem, InvalidInput, NotFound
 from persona_api.kernel.embed import Embedder, from_bytes, to_bytes
 from persona_api.recsys.tables import CatalogItem
 from persona_api.store.db import commit_or_conflict
+from persona_api.store.pages import list_and_count
 from persona_api.store.tables import utcnow
 
 AttributeValue = str | int | float | bool | list[str]
@@ -201,11 +202,10 @@ class Catalog:
 
     async def list(self, *, limit: int, offset: int) -> tuple[list[CatalogItem], int]:
         where = CatalogItem.tenant_id == self.tenant_id
-        total = await self.session.scalar(select(func.count()).select_from(CatalogItem).where(where)) or 0
-        rows = await self.session.scalars(
-            select(CatalogItem).where(where).order_by(CatalogItem.id).limit(limit).offset(offset)
+        order = [CatalogItem.id.asc()]
+        return await list_and_count(
+            self.session, CatalogItem, where, order_by=order, limit=limit, offset=offset
         )
-        return list(rows), total
 
     async def delete(self, external_id: str) -> None:
         """Remove an item with its interactions and reviews (``ON DELETE CASCADE``)."""

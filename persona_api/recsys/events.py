@@ -12,14 +12,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Select, insert, select, tuple_
+from sqlalchemy import Select, func, insert, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from persona_api.errors import FieldProblem, InvalidInput
 from persona_api.kernel.embed import Embedder, to_bytes
 from persona_api.recsys.catalog import Catalog
 from persona_api.recsys.signals import Event
-from persona_api.recsys.tables import Interaction, Review
+from persona_api.recsys.tables import CatalogItem, Interaction, Review
 from persona_api.store.db import commit_or_conflict
 from persona_api.store.tables import User, utcnow
 
@@ -99,6 +99,26 @@ class Events:
         self.tenant_id = tenant_id
         self.embedder = embedder
         self.catalog = Catalog(session, tenant_id, embedder)
+
+    async def interactions_of(
+        self, user: User, *, limit: int, offset: int
+    ) -> tuple[list[tuple[Interaction, str]], int]:
+        """A user's interactions, newest first, each with its item's external id.
+
+        Written out rather than through the repository of :mod:`persona_api.store.pages`: each row
+        carries a column of the joined catalog item, which a repository's rows of one table lack.
+        """
+        where = Interaction.user_id == user.id
+        total = await self.session.scalar(select(func.count()).select_from(Interaction).where(where)) or 0
+        rows = await self.session.execute(
+            select(Interaction, CatalogItem.external_id)
+            .join(CatalogItem, CatalogItem.id == Interaction.item_id)
+            .where(where)
+            .order_by(Interaction.at.desc(), Interaction.id.desc())
+            .limit(limit)
+            .offset(offset)
+        )
+        return list(rows.tuples()), total
 
     async def add_interactions(self, batch: Sequence[InteractionIn]) -> IngestResult:
         _check_interactions(batch)

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from persona_api.errors import NotFound, Unauthorized
 from persona_api.kernel.steps import TenantRef
+from persona_api.store.pages import list_and_count
 from persona_api.store.tables import ApiKey, Tenant, User, utcnow
 
 KEY_PREFIX = "pk_"
@@ -57,11 +58,8 @@ class TenantService:
         return tenant
 
     async def list_tenants(self, *, limit: int, offset: int) -> tuple[list[Tenant], int]:
-        total = await self.session.scalar(select(func.count()).select_from(Tenant)) or 0
-        rows = await self.session.scalars(
-            select(Tenant).order_by(Tenant.created_at, Tenant.id).limit(limit).offset(offset)
-        )
-        return list(rows), total
+        order = (Tenant.created_at.asc(), Tenant.id.asc())
+        return await list_and_count(self.session, Tenant, order_by=order, limit=limit, offset=offset)
 
     async def delete_tenant(self, tenant_id: str) -> None:
         tenant = await self.get_tenant(tenant_id)
@@ -87,11 +85,8 @@ class TenantService:
     async def list_keys(self, tenant_id: str, *, limit: int, offset: int) -> tuple[list[ApiKey], int]:
         await self.get_tenant(tenant_id)
         where = ApiKey.tenant_id == tenant_id
-        total = await self.session.scalar(select(func.count()).select_from(ApiKey).where(where)) or 0
-        rows = await self.session.scalars(
-            select(ApiKey).where(where).order_by(ApiKey.created_at, ApiKey.id).limit(limit).offset(offset)
-        )
-        return list(rows), total
+        order = (ApiKey.created_at.asc(), ApiKey.id.asc())
+        return await list_and_count(self.session, ApiKey, where, order_by=order, limit=limit, offset=offset)
 
     async def revoke_key(self, key_id: str) -> ApiKey:
         row = await self.session.get(ApiKey, key_id)

@@ -11,11 +11,12 @@ import logging
 from typing import Any
 
 import msgspec
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from persona_api.errors import Conflict, FieldProblem, InvalidInput, NotFound
+from persona_api.store.pages import list_and_count
 from persona_api.store.tables import User, utcnow
 from persona_api.store.userdata import UserDataRegistry, UserRef
 
@@ -109,11 +110,8 @@ class UserService:
 
     async def list(self, *, limit: int, offset: int) -> tuple[list[User], int]:
         where = User.tenant_id == self.tenant_id
-        total = await self.session.scalar(select(func.count()).select_from(User).where(where)) or 0
-        rows = await self.session.scalars(
-            select(User).where(where).order_by(User.created_at, User.id).limit(limit).offset(offset)
-        )
-        return list(rows), total
+        order = (User.created_at.asc(), User.id.asc())
+        return await list_and_count(self.session, User, where, order_by=order, limit=limit, offset=offset)
 
     async def update_metadata(self, external_id: str, patch: dict[str, Any]) -> User:
         user = await self.get(external_id)

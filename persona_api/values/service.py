@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from persona_api.errors import Conflict, FieldProblem, InvalidInput, NotFound
+from persona_api.store.pages import list_and_count
 from persona_api.store.tables import User, utcnow
 from persona_api.store.users import UserService
 from persona_api.values.tables import ValueProfile
@@ -230,13 +231,9 @@ class ValueProfiles:
         """Versions, newest first."""
         user = await self.users.get(user_id)
         where = self._where(user, partner)
-        total = await self.session.scalar(select(func.count()).select_from(ValueProfile).where(*where)) or 0
-        rows = await self.session.scalars(
-            select(ValueProfile)
-            .where(*where)
-            .order_by(ValueProfile.version.desc())
-            .limit(limit)
-            .offset(offset)
+        order = [ValueProfile.version.desc()]
+        rows, total = await list_and_count(
+            self.session, ValueProfile, *where, order_by=order, limit=limit, offset=offset
         )
         return [_values(r) for r in rows], total
 
