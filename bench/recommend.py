@@ -7,7 +7,7 @@
 2. Load: a tenant and key through the admin API; the 12,086 titled items through ``POST /v1/items``
    (batches of 1,000, each title embedded by the service); every user's train and validation items
    through ``POST /v1/interactions`` as NDJSON (batches of 5,000, one event a day per user).
-3. Train: ``python -m persona_api reindex`` (the job the README describes); the server picks the
+3. Train: ``python -m persona_api reindex`` (the job docs/operations.md describes); the server picks the
    new version up by polling ``models/CURRENT``.
 4. Measure ``GET /v1/users/{id}/recommendations?k=10`` for random users: one client in sequence,
    then ``--clients`` concurrent keep-alive clients; also ``POST /v1/recommendations/next`` and

@@ -24,7 +24,7 @@ EXTRACTION_WORKERS = ("process", "inline", "external")
 class Settings:
     """Runtime configuration of the API, the CLI and the re-index job.
 
-    Every field maps to ``PERSONA_<FIELD NAME IN UPPER CASE>``; see the README's table.
+    Every field maps to ``PERSONA_<FIELD NAME IN UPPER CASE>``; see docs/configuration.md.
     """
 
     database_url: str = DEFAULT_DATABASE_URL
@@ -59,7 +59,7 @@ class Settings:
     db_echo: bool = False
     interaction_weights: str = "view=1,click=2,add_to_cart=3,purchase=4,like=4,rating=1"
     """Confidence of each positive interaction type for the recommender, ``type=weight,...``; a
-    rating's weight is also scaled by its value (see the README). Dislikes never count as positives."""
+    rating's weight is also scaled by its value (see docs/recommendations.md). Dislikes never count as positives."""
     llm_base_url: str | None = None
     """OpenAI-compatible API root, e.g. ``http://127.0.0.1:8080/v1`` (``/chat/completions`` is appended).
     Unset: chat answers 503; system messages still render."""
@@ -153,7 +153,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             continue
         name = key.removeprefix("PERSONA_").lower()
         if name not in known:
-            raise ConfigurationError(f"unknown setting {key}; see the README's configuration table")
+            raise ConfigurationError(f"unknown setting {key}; see docs/configuration.md")
         values[name] = _parse(name, raw, known[name])
     settings = Settings(**values)
     _validate(settings)

@@ -34,7 +34,7 @@ class CompletionConfig:
     members: int = 2
     """Networks trained from different seeds, their softmaxes averaged. Two cost twice the
     network's training time and about 0.3 ms more per query, and lift the default mode's HR@20
-    over 10 splits from 0.850 to 0.852 (see the README)."""
+    over 10 splits from 0.850 to 0.852 (see docs/benchmarks.md)."""
 
 
 class CompletionNet(nn.Module):

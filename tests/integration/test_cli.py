@@ -1,11 +1,10 @@
-"""The command line as a new user meets it: `persona-api serve` with no configuration, the
-README's curl quickstart against it, and `persona-api reindex` hot-swapped into the running API."""
+"""The command line as a new user meets it: `persona-api serve` with no configuration, a curl
+walkthrough against it, and `persona-api reindex` hot-swapped into the running API."""
 
 from __future__ import annotations
 
 import json
 import os
-import re
 import socket
 import subprocess
 import sys
@@ -67,25 +66,13 @@ def write_flavor_files(folder: Path) -> None:
     (folder / "recipes_by_region_s3equiv.csv").write_text("# region,ingredients\n" + "\n".join(rows) + "\n")
 
 
-def readme_block(heading: str) -> str:
-    section = (ROOT / "README.md").read_text().split(heading, 1)[1]
-    block = re.search(r"```bash\n(.*?)```", section, re.S)
-    assert block, f"README has no bash block under {heading!r}"
-    return block.group(1)
+WALKTHROUGH = Path(__file__).with_name("cli_walkthrough.sh")
 
 
-def quickstart_script(base: str) -> str:
-    """The README's quickstart, then its conversation-memory example, as one script."""
-    script = readme_block("## Quickstart with curl")
-    assert "BASE=http://127.0.0.1:8000\n" in script
-    script = script.replace("BASE=http://127.0.0.1:8000\n", f"BASE={base}\n")
-    memory = readme_block("## Conversation memory")
-    recs = readme_block("## Recommendations")
-    pairings = readme_block("## Ingredient pairings")
-    # The key goes last, so the test can keep calling the API as the tenant.
-    tail = 'echo ---\necho "$KEY"\n'
-    parts = [script, memory, recs, pairings]
-    return "set -euo pipefail\n" + "echo ---\n".join(parts) + tail
+def walkthrough_script(base: str) -> str:
+    """Users, memory, recommendations and pairings over curl (the README's quickstart is run by
+    test_docs.py; this script makes the data the assertions below expect)."""
+    return f"BASE={base}\n" + WALKTHROUGH.read_text()
 
 
 class Served:
@@ -151,7 +138,7 @@ def test_serve_with_no_configuration_then_quickstart_then_reindex(served: Served
         assert ui.status == 200 and b"<html" in ui.read().lower()
 
     result = subprocess.run(
-        ["bash", "-c", quickstart_script(base)], cwd=cwd, capture_output=True, text=True, timeout=60
+        ["bash", "-c", walkthrough_script(base)], cwd=cwd, capture_output=True, text=True, timeout=60
     )
     assert result.returncode == 0, result.stderr
     deadline = time.monotonic() + 60  # serve preloads the embedding model in the background
@@ -225,7 +212,7 @@ def test_serve_with_no_configuration_then_quickstart_then_reindex(served: Served
     assert status == 200, trained
     assert trained["strategy"] == "sequential" and trained["model_version"] == version
     assert {i["id"] for i in trained["items"]} == {"bag", "stove"}
-    # The README's pairing example after training: carol dislikes basil, so olive oil comes first.
+    # The walkthrough's pairing example after training: carol dislikes basil, so olive oil comes first.
     status, paired = _post(
         f"{base}/v1/pairings/complete",
         {"ingredients": ["tomato", "garlic"], "k": 3, "user": "carol"},
