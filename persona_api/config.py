@@ -59,7 +59,8 @@ class Settings:
     db_echo: bool = False
     interaction_weights: str = "view=1,click=2,add_to_cart=3,purchase=4,like=4,rating=1"
     """Confidence of each positive interaction type for the recommender, ``type=weight,...``; a
-    rating's weight is also scaled by its value (see docs/recommendations.md). Dislikes never count as positives."""
+    rating's weight is also scaled by its value (see docs/recommendations.md). Dislikes never count
+    as positives."""
     llm_base_url: str | None = None
     """OpenAI-compatible API root, e.g. ``http://127.0.0.1:8080/v1`` (``/chat/completions`` is appended).
     Unset: chat answers 503; system messages still render."""
