@@ -347,6 +347,7 @@ async def load(url: str, memories: int, other_users: int, other_memories: int, m
                 await users.create(f"other-{i}", {"name": OTHER_NAMES[i % len(OTHER_NAMES)]})
                 for i in range(other_users)
             ]
+            await db.commit()  # the services write into the caller's transaction
         progress(f"load: {memories:,} memories of user {MAIN_USER!r} (tenant {tenant.id})")
         loaded.main_created = await fill(
             sessions, runtime, loaded, owner.id, (OWNER, *PARTNERS), partners, memories, corpus

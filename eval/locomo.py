@@ -128,6 +128,7 @@ async def ingest(conversations: list[dict[str, Any]], runtime: MemoryRuntime, se
             )
             convs = Conversations(ctx)
             partner = await convs.create_partner(user, "partner", sample["speaker_b"], "person")
+            await db.commit()
             numbers = sorted(int(key.split("_")[1]) for key in sample if re.fullmatch(r"session_\d+", key))
             for n in numbers:
                 when = parse_session_date(sample[f"session_{n}_date_time"])
@@ -145,6 +146,7 @@ async def ingest(conversations: list[dict[str, Any]], runtime: MemoryRuntime, se
                 ]
                 for i in range(0, len(batch), 256):
                     await convs.add_turns(user, row, batch[i : i + 256])
+                    await db.commit()  # the services write into the caller's transaction
         questions = [
             (int(qa["category"]), str(qa["question"]), evidence_ids(qa.get("evidence", [])))
             for qa in conv["qa"]

@@ -86,6 +86,9 @@ class ChatService:
         try:
             user, conv, partner = await self._session_of(req)
             await self.conversations.add_turns(user, conv, [TurnIn(speaker=OWNER, text=query)])
+            # Chat is the one route with transactions of its own: the user's turn is committed now,
+            # so it is kept even when the upstream call fails (and the request with it).
+            await self.conversations.session.commit()
             built = await self.system.build(
                 user,
                 query=query,
@@ -132,6 +135,7 @@ class ChatService:
         if content or status != "complete":
             turn = TurnIn(speaker=prepared.partner, text=content, status=status)
             await self.conversations.add_turns(prepared.user, prepared.session, [turn])
+            await self.conversations.session.commit()  # kept whatever happens to the request next
 
     async def complete(self, prepared: Prepared, options: Mapping[str, Any]) -> Completion:
         try:

@@ -48,7 +48,6 @@ class AdminController(Controller):
         self, data: JSONBody[TenantCreate], tenants: NamedDependency[TenantService]
     ) -> TenantOut:
         row = await tenants.create_tenant(data.name)
-        await tenants.session.commit()
         return _tenant(row)
 
     @get("/tenants", operation_id="listTenants", summary="List tenants")
@@ -78,6 +77,7 @@ class AdminController(Controller):
         request: Request[Any, Any, Any],
     ) -> None:
         await tenants.delete_tenant(tenant_id)
+        # Committed before the cache forgets the key, so no request can re-cache it meanwhile.
         await tenants.session.commit()
         request.app.state.key_cache.evict_tenant(tenant_id)
         await request.app.state.user_data.forget_tenant(tenant_id)
@@ -94,7 +94,6 @@ class AdminController(Controller):
         data: JSONBody[KeyCreate | None] = None,
     ) -> IssuedKeyOut:
         issued = await tenants.issue_key(tenant_id, data.name if data else "")
-        await tenants.session.commit()
         row = issued.row
         return IssuedKeyOut(
             id=row.id,
@@ -126,5 +125,6 @@ class AdminController(Controller):
         self, key_id: FromPath[str], tenants: NamedDependency[TenantService], request: Request[Any, Any, Any]
     ) -> None:
         row = await tenants.revoke_key(key_id)
+        # Committed before the cache forgets the key, so no request can re-cache it meanwhile.
         await tenants.session.commit()
         request.app.state.key_cache.evict_key(row.secret_hash)

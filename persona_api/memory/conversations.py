@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from persona_api.errors import Conflict, FieldProblem, InvalidInput, NotFound
 from persona_api.memory.context import MemoryContext
@@ -20,7 +20,7 @@ from persona_api.memory.feed import lock_head
 from persona_api.memory.names import SpeakerNames, owner_name
 from persona_api.memory.tables import ConversationSession, Partner, Turn
 from persona_api.memory.writer import NewMemory, WriteResult, write_memories
-from persona_api.store.db import commit_or_conflict
+from persona_api.store.db import flush_or_conflict
 from persona_api.store.pages import list_and_count
 from persona_api.store.tables import User, utcnow
 
@@ -57,7 +57,7 @@ class Conversations:
             raise Conflict(f"partner {external_id!r} already exists")
         partner = Partner(user_id=user.id, external_id=external_id, name=name, kind=kind, created_at=utcnow())
         self.session.add(partner)
-        await commit_or_conflict(self.session, f"partner {external_id!r} already exists")
+        await flush_or_conflict(self.session, f"partner {external_id!r} already exists")
         self.ctx.forget_partners(user.id)
         return partner
 
@@ -103,7 +103,7 @@ class Conversations:
             created_at=utcnow(),
         )
         self.session.add(row)
-        await commit_or_conflict(self.session, f"session {row.external_id!r} already exists")
+        await flush_or_conflict(self.session, f"session {row.external_id!r} already exists")
         return row
 
     async def _participant(self, user: User, external_id: str, field: str) -> Partner:
@@ -144,7 +144,7 @@ class Conversations:
 
     # --- turns ----------------------------------------------------------------------------
     async def add_turns(self, user: User, conv: ConversationSession, batch: Sequence[TurnIn]) -> IngestResult:
-        """Append turns, extract memories from them, and commit both together.
+        """Append turns and extract memories from them, in the caller's transaction.
 
         With an extraction queue, the turns are queued in the same transaction instead and
         ``memories`` is empty: the worker writes them shortly after.
@@ -235,8 +235,9 @@ class Conversations:
             await self.session.flush()
             complete = [t for t in accepted if t.status == "complete"]
             queue.enqueue(self.session, tenant_id=self.ctx.tenant_id, user_id=user.id, turns=complete)
-            await self.session.commit()
-            queue.notify()
+            await self.session.flush()
+            # The worker is woken once the queued rows are visible to it: after the commit.
+            event.listen(self.session.sync_session, "after_commit", lambda _: queue.notify(), once=True)
             return IngestResult(accepted=accepted, skipped=skipped, memories=[])
         candidates = self.ctx.extractor.extract(inputs)
         vectors = await asyncio.to_thread(self.ctx.embedder.encode, [c.text for c in candidates])
@@ -261,7 +262,7 @@ class Conversations:
             indexes=self.ctx.indexes,
             policy=self.ctx.policy,
         )
-        await self.session.commit()
+        await self.session.flush()
         return IngestResult(accepted=accepted, skipped=skipped, memories=results)
 
     async def _speaker_names(self, user: User, conv: ConversationSession) -> SpeakerNames:

@@ -81,7 +81,7 @@ class Memories:
             indexes=self.ctx.indexes,
             policy=self.ctx.policy,
         )
-        await self.session.commit()
+        await self.session.flush()
         return result
 
     async def delete(self, user: User, memory_id: int) -> None:
@@ -89,7 +89,7 @@ class Memories:
         await lock_head(self.session, self.ctx.tenant_id)
         await self.session.execute(delete(Memory).where(Memory.id == memory.id))
         await record_changes(self.session, self.ctx.tenant_id, [(memory.id, DELETE)])
-        await self.session.commit()
+        await self.session.flush()
 
     async def delete_about(self, user: User, partner: str) -> int:
         """Delete every memory about ``partner``; returns how many."""
@@ -103,7 +103,7 @@ class Memories:
         if ids:
             await self.session.execute(delete(Memory).where(Memory.id.in_(ids)))
             await record_changes(self.session, self.ctx.tenant_id, [(i, DELETE) for i in ids])
-        await self.session.commit()
+        await self.session.flush()
         return len(ids)
 
     # --- reads ----------------------------------------------------------------------------

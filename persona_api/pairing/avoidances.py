@@ -10,7 +10,7 @@ from sqlalchemy import delete, insert, select
 
 from persona_api.pairing.ingredients import IngredientShelf
 from persona_api.pairing.tables import FoodAvoidance, Ingredient
-from persona_api.store.db import commit_or_conflict
+from persona_api.store.db import flush_or_conflict
 from persona_api.store.tables import utcnow
 
 
@@ -47,4 +47,4 @@ class AvoidanceShelf(IngredientShelf):
                     for i, k in kinds.items()
                 ],
             )
-        await commit_or_conflict(self.session, "the user's lists were changed concurrently; retry")
+        await flush_or_conflict(self.session, "the user's lists were changed concurrently; retry")

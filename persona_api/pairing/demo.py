@@ -65,15 +65,16 @@ def read_demo(folder: Path) -> DemoData:
 async def load_demo(
     engine: AsyncEngine, tenant_id: str, data: DemoData, progress: Callable[[int], object]
 ) -> tuple[int, int]:
-    """Write ingredients, then recipes; ``progress(n)`` after each batch of ``n`` records."""
+    """Write ingredients, then recipes, a transaction per batch; ``progress(n)`` after each batch of
+    ``n`` records."""
     sessions = session_factory(engine)
     for start in range(0, len(data.ingredients), BATCH):
-        async with sessions() as session:
+        async with sessions.begin() as session:
             chunk = data.ingredients[start : start + BATCH]
             await Pantry(session, tenant_id).upsert_ingredients(chunk)
         progress(len(chunk))
     for start in range(0, len(data.recipes), BATCH):
-        async with sessions() as session:
+        async with sessions.begin() as session:
             recipes = data.recipes[start : start + BATCH]
             await Pantry(session, tenant_id).upsert_recipes(recipes)
         progress(len(recipes))

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from persona_api.errors import FieldProblem, InvalidInput, NotFound
 from persona_api.pairing.names import ingredient_key, suggestions
 from persona_api.pairing.tables import FlavorCompound, Ingredient, IngredientCompound, RecipeIngredient
-from persona_api.store.db import commit_or_conflict
+from persona_api.store.db import flush_or_conflict
 from persona_api.store.pages import list_and_count
 from persona_api.store.tables import utcnow
 
@@ -144,7 +144,7 @@ class IngredientShelf:
                 created += 1
             elif changed:
                 updated += 1
-        await commit_or_conflict(self.session, "the ingredients were changed concurrently; retry the batch")
+        await flush_or_conflict(self.session, "the ingredients were changed concurrently; retry the batch")
         return WriteResult(created=created, updated=updated, unchanged=len(items) - created - updated)
 
     async def _compounds(self, names: Iterable[str]) -> dict[str, int]:

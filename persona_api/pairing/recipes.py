@@ -14,7 +14,7 @@ from persona_api.errors import InvalidInput, NotFound
 from persona_api.pairing.ingredients import IngredientShelf, WriteResult, keys_of
 from persona_api.pairing.names import ingredient_key
 from persona_api.pairing.tables import Ingredient, Recipe, RecipeIngredient
-from persona_api.store.db import commit_or_conflict
+from persona_api.store.db import flush_or_conflict
 from persona_api.store.pages import list_and_count
 from persona_api.store.tables import User, utcnow
 
@@ -96,7 +96,7 @@ class RecipeShelf(IngredientShelf):
         links = [{"recipe_id": row.id, "ingredient_id": i} for row, members in pending for i in members]
         if links:
             await self.session.execute(insert(RecipeIngredient), links)
-        await commit_or_conflict(self.session, "the recipes were changed concurrently; retry the batch")
+        await flush_or_conflict(self.session, "the recipes were changed concurrently; retry the batch")
         return WriteResult(
             created=created, updated=updated, unchanged=len(recipes) - created - updated, ids=ids
         )
@@ -180,7 +180,7 @@ class RecipeShelf(IngredientShelf):
     async def delete_recipe(self, external_id: str) -> None:
         row = await self.get_recipe(external_id)
         await self.session.execute(delete(Recipe).where(Recipe.id == row.id))
-        await self.session.commit()
+        await self.session.flush()
 
     async def user_recipes(self, user_id: int, *, limit: int = 200) -> list[list[int]]:
         """Ingredient row ids of the user's newest recipes."""

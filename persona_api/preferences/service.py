@@ -29,7 +29,7 @@ from persona_api.preferences.options import OptionIn, OptionStore, Resolved, opt
 from persona_api.preferences.results import Added, CandidateScores, LatentView
 from persona_api.preferences.runtime import PreferenceRuntime
 from persona_api.preferences.tables import PreferenceComparison, PreferenceLatentRow
-from persona_api.store.db import commit_or_conflict
+from persona_api.store.db import flush_or_conflict
 from persona_api.store.pages import list_and_count
 from persona_api.store.tables import User
 
@@ -37,7 +37,7 @@ KEEP_VERSIONS = 50
 
 
 class Preferences:
-    """One request's view of a tenant's preference latents. Write methods commit."""
+    """One request's view of a tenant's preference latents; writes go into the request's transaction."""
 
     def __init__(self, runtime: PreferenceRuntime, session: AsyncSession, tenant_id: str) -> None:
         self.runtime = runtime
@@ -131,7 +131,7 @@ class Preferences:
         row = await self._latest(user.id)
         if row is not None and row.model_version != self.model.version:
             row = await self._append(user.id, row, "model", row.objective)
-            await commit_or_conflict(self.session, "the latent changed concurrently; retry")
+            await flush_or_conflict(self.session, "the latent changed concurrently; retry")
         return self._view(row)
 
     # ----------------------------------------------------------------------------- comparisons
@@ -139,66 +139,50 @@ class Preferences:
         """Record a batch (all or nothing) and refit. A repeated client id with the same content is a
         duplicate; with different content a 409."""
         check_batch(comparisons)
-        try:
-            chosen_rejected = await self.options.resolve(
-                [o for c in comparisons for o in (c.chosen, c.rejected)],
-                [
-                    f"comparisons[{i}].{side}"
-                    for i in range(len(comparisons))
-                    for side in ("chosen", "rejected")
-                ],
-                store=True,
-            )
-            existing = await self.comparisons.signatures(user.id, [c.client_id for c in comparisons])
-            created = duplicates = 0
-            for i, c in enumerate(comparisons):
-                chosen, rejected = chosen_rejected[2 * i], chosen_rejected[2 * i + 1]
-                signature = (c.context, chosen.key, rejected.key, float(c.strength), c.tie)
-                if c.client_id in existing:
-                    if existing[c.client_id] != signature:
-                        raise Conflict(
-                            f"comparison {c.client_id!r} exists with different content; use a new id"
-                        )
-                    duplicates += 1
-                    continue
-                self.session.add(
-                    PreferenceComparison(
-                        tenant_id=self.tenant_id,
-                        user_id=user.id,
-                        client_id=c.client_id,
-                        context=c.context,
-                        chosen_id=chosen.id,
-                        rejected_id=rejected.id,
-                        strength=float(c.strength),
-                        tie=c.tie,
-                    )
+        chosen_rejected = await self.options.resolve(
+            [o for c in comparisons for o in (c.chosen, c.rejected)],
+            [f"comparisons[{i}].{side}" for i in range(len(comparisons)) for side in ("chosen", "rejected")],
+            store=True,
+        )
+        existing = await self.comparisons.signatures(user.id, [c.client_id for c in comparisons])
+        created = duplicates = 0
+        for i, c in enumerate(comparisons):
+            chosen, rejected = chosen_rejected[2 * i], chosen_rejected[2 * i + 1]
+            signature = (c.context, chosen.key, rejected.key, float(c.strength), c.tie)
+            if c.client_id in existing:
+                if existing[c.client_id] != signature:
+                    raise Conflict(f"comparison {c.client_id!r} exists with different content; use a new id")
+                duplicates += 1
+                continue
+            self.session.add(
+                PreferenceComparison(
+                    tenant_id=self.tenant_id,
+                    user_id=user.id,
+                    client_id=c.client_id,
+                    context=c.context,
+                    chosen_id=chosen.id,
+                    rejected_id=rejected.id,
+                    strength=float(c.strength),
+                    tie=c.tie,
                 )
-                existing[c.client_id] = signature
-                created += 1
-            previous = await self._latest(user.id)
-            row = previous
-            if created or previous is None or previous.model_version != self.model.version:
-                await self.session.flush()
-                objective = previous.objective if previous is not None else None
-                row = await self._append(user.id, previous, "comparisons", objective)
-            await commit_or_conflict(
-                self.session, "a comparison with one of these ids was added concurrently"
             )
-        except Exception:
-            await self.session.rollback()
-            raise
+            existing[c.client_id] = signature
+            created += 1
+        previous = await self._latest(user.id)
+        row = previous
+        if created or previous is None or previous.model_version != self.model.version:
+            await self.session.flush()
+            objective = previous.objective if previous is not None else None
+            row = await self._append(user.id, previous, "comparisons", objective)
+        await flush_or_conflict(self.session, "a comparison with one of these ids was added concurrently")
         return Added(created, duplicates, self._view(row))
 
     async def delete_comparison(self, user: User, client_id: str) -> LatentView:
         """Remove one comparison and refit (reason ``deleted``)."""
-        try:
-            await self.comparisons.delete(user.id, client_id)
-            previous = await self._latest(user.id)
-            row = await self._append(user.id, previous, "deleted", previous.objective if previous else None)
-            await commit_or_conflict(self.session, "the latent changed concurrently; retry")
-        except Exception:
-            await self.session.rollback()
-            raise
+        await self.comparisons.delete(user.id, client_id)
+        previous = await self._latest(user.id)
+        row = await self._append(user.id, previous, "deleted", previous.objective if previous else None)
+        await flush_or_conflict(self.session, "the latent changed concurrently; retry")
         return self._view(row)
 
     async def history(
@@ -215,16 +199,12 @@ class Preferences:
     async def set_objective(self, user: User, weights: dict[str, float] | None) -> LatentView:
         """Set (normalised to a unit vector) or clear (``None``) the user's objective direction."""
         direction = normalise_direction(weights) if weights is not None else None
-        try:
-            view = await self.current(user)
-            previous = await self._latest(user.id)
-            row = previous
-            if previous is None or previous.objective != direction:
-                row = await self._append(user.id, previous, "objective", direction)
-                await commit_or_conflict(self.session, "the latent changed concurrently; retry")
-        except Exception:
-            await self.session.rollback()
-            raise
+        view = await self.current(user)
+        previous = await self._latest(user.id)
+        row = previous
+        if previous is None or previous.objective != direction:
+            row = await self._append(user.id, previous, "objective", direction)
+            await flush_or_conflict(self.session, "the latent changed concurrently; retry")
         return self._view(row) if row is not None else view
 
     # ----------------------------------------------------------------------------- scoring

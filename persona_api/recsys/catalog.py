@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from persona_api.errors import FieldProblem, InvalidInput, NotFound
 from persona_api.kernel.embed import Embedder, from_bytes, to_bytes
 from persona_api.recsys.tables import CatalogItem
-from persona_api.store.db import commit_or_conflict
+from persona_api.store.db import flush_or_conflict
 from persona_api.store.pages import list_and_count
 from persona_api.store.tables import utcnow
 
@@ -152,7 +152,7 @@ class Catalog:
                 row.embedding = embedded.get(it.external_id, row.embedding)
                 row.updated_at = now
                 updated += 1
-        await commit_or_conflict(self.session, "the items were changed concurrently; retry the batch")
+        await flush_or_conflict(self.session, "the items were changed concurrently; retry the batch")
         return UpsertResult(created=created, updated=updated, unchanged=len(items) - created - updated)
 
     async def by_external_ids(self, external_ids: Iterable[str]) -> dict[str, CatalogItem]:
@@ -211,4 +211,4 @@ class Catalog:
         """Remove an item with its interactions and reviews (``ON DELETE CASCADE``)."""
         row = await self.get(external_id)
         await self.session.execute(delete(CatalogItem).where(CatalogItem.id == row.id))
-        await self.session.commit()
+        await self.session.flush()

@@ -20,7 +20,7 @@ from persona_api.kernel.embed import Embedder, to_bytes
 from persona_api.recsys.catalog import Catalog
 from persona_api.recsys.signals import Event
 from persona_api.recsys.tables import CatalogItem, Interaction, Review
-from persona_api.store.db import commit_or_conflict
+from persona_api.store.db import flush_or_conflict
 from persona_api.store.tables import User, utcnow
 
 HISTORY_LIMIT = 1000
@@ -152,7 +152,7 @@ class Events:
             )
         if rows:
             await self.session.execute(insert(Interaction), rows)
-        await commit_or_conflict(
+        await flush_or_conflict(
             self.session, "some of these events were stored concurrently; retry the batch"
         )
         return IngestResult(accepted=len(rows), duplicates=duplicates, users_created=created)
@@ -207,7 +207,7 @@ class Events:
             else:
                 replaced += 1
             row.text, row.rating, row.at, row.embedding = r.text, r.rating, r.at or now, to_bytes(vec)
-        await commit_or_conflict(self.session, "a review was written concurrently; retry the batch")
+        await flush_or_conflict(self.session, "a review was written concurrently; retry the batch")
         return IngestResult(accepted=len(batch) - replaced, duplicates=replaced, users_created=created)
 
 

@@ -191,10 +191,11 @@ def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
-async def commit_or_conflict(session: AsyncSession, detail: str) -> None:
-    """Commit; a unique-constraint violation (a concurrent twin of this write) becomes a 409."""
+async def flush_or_conflict(session: AsyncSession, detail: str) -> None:
+    """Send the pending writes; a unique-constraint violation (a concurrent twin of this write)
+    becomes a 409. The request's transaction commits them (see persona_api.http.deps)."""
     try:
-        await session.commit()
+        await session.flush()
     except IntegrityError:
         await session.rollback()
         raise Conflict(detail) from None

@@ -2,7 +2,7 @@
 
 Every method is scoped by ``tenant_id``: a user of another tenant is indistinguishable from a user
 that does not exist (:class:`NotFound`), so a key never learns about another tenant's data.
-Write methods commit their own transaction, so a failure leaves nothing half-written.
+Writes go into the caller's transaction (one per request), so a failure leaves nothing half-written.
 """
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ from typing import Any
 
 import msgspec
 from sqlalchemy import delete, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from persona_api.errors import Conflict, FieldProblem, InvalidInput, NotFound
+from persona_api.store.db import flush_or_conflict
 from persona_api.store.pages import list_and_count
 from persona_api.store.tables import User, utcnow
 from persona_api.store.userdata import UserDataRegistry, UserRef
@@ -93,20 +93,14 @@ class UserService:
             updated_at=now,
         )
         self.session.add(user)
-        try:
-            await self.session.flush()
-        except IntegrityError:
-            await self.session.rollback()
-            raise Conflict(f"user {external_id!r} already exists") from None
+        await flush_or_conflict(self.session, f"user {external_id!r} already exists")
         return user
 
     async def create(self, external_id: str, metadata: dict[str, Any]) -> User:
         check_metadata(metadata)
         if await self._find(external_id) is not None:
             raise Conflict(f"user {external_id!r} already exists")
-        user = await self._insert(external_id, metadata)
-        await self.session.commit()
-        return user
+        return await self._insert(external_id, metadata)
 
     async def list(self, *, limit: int, offset: int) -> tuple[list[User], int]:
         where = User.tenant_id == self.tenant_id
@@ -119,7 +113,7 @@ class UserService:
         check_metadata(merged)
         user.attributes = merged
         user.updated_at = utcnow()
-        await self.session.commit()
+        await self.session.flush()
         return user
 
     async def export(self, external_id: str) -> tuple[User, dict[str, Any]]:
@@ -130,13 +124,9 @@ class UserService:
         """Remove the user and everything every registered capability stores about them."""
         user = await self.get(external_id)
         ref = user_ref(user)
-        try:
-            counts = await self.registry.erase(self.session, ref)
-            await self.session.execute(delete(User).where(User.id == ref.id))
-            await self.session.commit()
-        except Exception:
-            await self.session.rollback()
-            raise
+        counts = await self.registry.erase(self.session, ref)
+        await self.session.execute(delete(User).where(User.id == ref.id))
+        await self.session.flush()
         await self.registry.forget(ref)
         log.info("user.deleted", extra={"tenant_id": ref.tenant_id, "user_pk": ref.id, "removed": counts})
         return counts

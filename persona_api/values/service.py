@@ -15,10 +15,10 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, func, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from persona_api.errors import Conflict, FieldProblem, InvalidInput, NotFound
+from persona_api.errors import FieldProblem, InvalidInput, NotFound
+from persona_api.store.db import flush_or_conflict
 from persona_api.store.pages import list_and_count
 from persona_api.store.tables import User, utcnow
 from persona_api.store.users import UserService
@@ -175,11 +175,7 @@ class ValueProfiles:
             created_at=utcnow(),
         )
         self.session.add(row)
-        try:
-            await self.session.commit()
-        except IntegrityError:
-            await self.session.rollback()
-            raise Conflict("the value profile was changed concurrently; retry") from None
+        await flush_or_conflict(self.session, "the value profile was changed concurrently; retry")
         return _values(row)
 
     async def find(self, user: User, *, partner: str | None = None) -> Values | None:
@@ -244,5 +240,4 @@ class ValueProfiles:
         removed = int(getattr(result, "rowcount", 0) or 0)
         if not removed:
             raise NotFound(f"user {user_id!r} has no value profile for partner {partner!r}")
-        await self.session.commit()
         return removed
