@@ -10,7 +10,8 @@ import asyncio
 import contextlib
 import gc
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager
 
 import torch
 from advanced_alchemy.extensions.litestar import AsyncSessionConfig, SQLAlchemyAsyncConfig, SQLAlchemyPlugin
@@ -42,7 +43,7 @@ from persona_api.store.admin_token import resolve_admin_token
 from persona_api.store.db import create_engine
 from persona_api.store.migrate import head_revision
 from persona_api.store.userdata import UserDataHandler, UserDataRegistry
-from persona_api.wiring import build_runtime
+from persona_api.wiring import Runtime, build_runtime
 
 log = logging.getLogger("persona_api.app")
 
@@ -66,38 +67,11 @@ class _Metrics(PrometheusController):
     include_in_schema = False
 
 
-def create_app(
-    settings: Settings | None = None,
-    *,
-    engine: AsyncEngine | None = None,
-    user_data_handlers: tuple[UserDataHandler, ...] = (),
-    artifact_loaders: ArtifactLoaders | None = None,
-    embedder: Embedder | None = None,
-    llm: LLMClient | None = None,
-    capabilities: tuple[Capability, ...] = CAPABILITIES,
-) -> Litestar:
-    """Build the ASGI app. ``settings`` default to the ``PERSONA_*`` environment.
-
-    Tests inject an engine, extra user-data handlers, artifact loaders, or a shared embedder (the
-    model takes seconds to load; one instance can serve many apps).
-    """
-    settings = settings or load_settings()
-    engine = engine or create_engine(settings)
-    runtime = build_runtime(
-        settings,
-        engine=engine,
-        loaders=artifact_loaders if artifact_loaders is not None else loaders(capabilities),
-        embedder=embedder,
-        llm=llm,
-    )
-    user_data = UserDataRegistry()
-    for capability in capabilities:
-        if capability.user_data is not None:
-            user_data.register(capability.user_data(runtime))
-    for handler in user_data_handlers:
-        user_data.register(handler)
-    artifacts, memory, extraction, llm = runtime.artifacts, runtime.memory, runtime.extraction, runtime.llm
-    queue = memory.queue
+def _lifespan(runtime: Runtime) -> Callable[[Litestar], AbstractAsyncContextManager[None]]:
+    """What runs around serving: artifacts loaded, the model warmed up, the artifact watcher and
+    the extraction drain started; everything stopped and closed at the end."""
+    settings, engine, artifacts = runtime.settings, runtime.engine, runtime.artifacts
+    memory, extraction, llm, queue = runtime.memory, runtime.extraction, runtime.llm, runtime.memory.queue
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -154,6 +128,41 @@ def create_app(
             if llm is not None:
                 await llm.aclose()
             await engine.dispose()
+
+    return lifespan
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    engine: AsyncEngine | None = None,
+    user_data_handlers: tuple[UserDataHandler, ...] = (),
+    artifact_loaders: ArtifactLoaders | None = None,
+    embedder: Embedder | None = None,
+    llm: LLMClient | None = None,
+    capabilities: tuple[Capability, ...] = CAPABILITIES,
+) -> Litestar:
+    """Build the ASGI app. ``settings`` default to the ``PERSONA_*`` environment.
+
+    Tests inject an engine, extra user-data handlers, artifact loaders, or a shared embedder (the
+    model takes seconds to load; one instance can serve many apps).
+    """
+    settings = settings or load_settings()
+    engine = engine or create_engine(settings)
+    runtime = build_runtime(
+        settings,
+        engine=engine,
+        loaders=artifact_loaders if artifact_loaders is not None else loaders(capabilities),
+        embedder=embedder,
+        llm=llm,
+    )
+    user_data = UserDataRegistry()
+    for capability in capabilities:
+        if capability.user_data is not None:
+            user_data.register(capability.user_data(runtime))
+    for handler in user_data_handlers:
+        user_data.register(handler)
+    lifespan = _lifespan(runtime)
 
     db_config = SQLAlchemyAsyncConfig(
         engine_instance=engine,
@@ -216,12 +225,12 @@ def create_app(
                 "key_cache": KeyCache(settings.auth_cache_seconds),
                 "user_data": user_data,
                 "runtime": runtime,
-                "artifacts": artifacts,
-                "memory": memory,
-                "extraction": extraction,
+                "artifacts": runtime.artifacts,
+                "memory": runtime.memory,
+                "extraction": runtime.extraction,
                 "recsys": runtime.recsys,
                 "pairing": runtime.pairing,
-                "llm": llm,
+                "llm": runtime.llm,
                 "preferences": runtime.preferences,
                 "schema_head": head_revision(),
             }
