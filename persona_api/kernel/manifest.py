@@ -50,15 +50,10 @@ class Manifest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
         return document.manifest
 
 
-class _Document(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+class _Document(Manifest, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """The file's content: the manifest and its format number."""
+
     format: Literal[1]
-    version: str
-    created_at: str
-    code_version: str
-    input_rows: dict[str, int]
-    files: dict[str, str]
-    metrics: dict[str, dict[str, MetricValue]]
-    steps: list[str]
 
     @property
     def manifest(self) -> Manifest:
