@@ -32,6 +32,7 @@ from persona_api.config import Settings, load_settings
 from persona_api.http.admin import AdminController
 from persona_api.http.auth import KeyCache, provide_tenant_id, rate_limit_identity
 from persona_api.http.deps import DEPENDENCIES, SESSION_KEY
+from persona_api.http.guard import refuse_bad_input
 from persona_api.http.health import healthz, readyz
 from persona_api.http.problems import problem_handlers
 from persona_api.http.requestid import RequestIdMiddleware
@@ -198,6 +199,7 @@ def create_app(
         plugins=[SQLAlchemyPlugin(config=db_config)],
         middleware=middleware,
         exception_handlers=problem_handlers(),
+        before_request=refuse_bad_input,
         cors_config=CORSConfig(allow_origins=list(settings.cors_origins)) if settings.cors_origins else None,
         request_max_body_size=settings.max_body_bytes,
         lifespan=[lifespan],

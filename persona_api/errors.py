@@ -60,6 +60,12 @@ class InvalidInput(PersonaError):
         self.problems = tuple(problems)
 
 
+class MalformedRequest(InvalidInput):
+    """Input no route accepts (NUL characters, absurd nesting): a 400, before any handler runs."""
+
+    code = "malformed-request"
+
+
 class PayloadTooLarge(PersonaError):
     code = "payload-too-large"
 

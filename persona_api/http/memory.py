@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from litestar import Controller, Response, delete, get, post
 from litestar.di import NamedDependency
 from litestar.pagination import OffsetPagination
-from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.params import FromPath, FromQuery, JSONBody, PathParameter
 
 from persona_api.errors import PayloadTooLarge
 from persona_api.http.deps import CREATES_USER
@@ -33,6 +35,9 @@ from persona_api.http.pagination import PageRequest
 from persona_api.memory.conversations import Conversations, TurnIn
 from persona_api.memory.service import Memories, Query
 from persona_api.store.tables import User
+
+MemoryId = Annotated[int, PathParameter(ge=1, le=2**63 - 1, description="The memory's id.")]
+"""Bounded like the database's ids: a larger number is a 400, not an overflow."""
 
 
 class MemoryController(Controller):
@@ -205,7 +210,7 @@ class MemoryController(Controller):
 
     @get("/memories/{memory_id:int}", operation_id="getMemory", summary="Get a memory")
     async def get_memory(
-        self, memory_id: FromPath[int], user: NamedDependency[User], memories: NamedDependency[Memories]
+        self, memory_id: MemoryId, user: NamedDependency[User], memories: NamedDependency[Memories]
     ) -> MemoryOut:
         [rendered] = await memories.render(user, [await memories.get(user, memory_id)])
         return memory_out(rendered)
@@ -216,14 +221,14 @@ class MemoryController(Controller):
         summary="Every version of a memory, oldest first",
     )
     async def memory_history(
-        self, memory_id: FromPath[int], user: NamedDependency[User], memories: NamedDependency[Memories]
+        self, memory_id: MemoryId, user: NamedDependency[User], memories: NamedDependency[Memories]
     ) -> MemoryHistory:
         chain = await memories.history(user, memory_id)
         return MemoryHistory(items=[memory_out(r) for r in await memories.render(user, chain)])
 
     @delete("/memories/{memory_id:int}", operation_id="deleteMemory", summary="Delete one memory")
     async def delete_memory(
-        self, memory_id: FromPath[int], user: NamedDependency[User], memories: NamedDependency[Memories]
+        self, memory_id: MemoryId, user: NamedDependency[User], memories: NamedDependency[Memories]
     ) -> None:
         await memories.delete(user, memory_id)
 

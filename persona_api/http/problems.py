@@ -25,6 +25,7 @@ PROBLEM_MEDIA_TYPE = "application/problem+json"
 TYPE_BASE = "urn:persona-api:problem:"
 
 _DOMAIN_STATUS: dict[type[errors.PersonaError], int] = {
+    errors.MalformedRequest: 400,
     errors.NotFound: 404,
     errors.Conflict: 409,
     errors.InvalidInput: 422,

@@ -85,13 +85,16 @@ def normalise_direction(weights: Mapping[str, float], field: str = "weights") ->
             "objective weights must be finite numbers",
             [FieldProblem(f"{field}.{k}", "not finite") for k in bad],
         )
-    norm = math.sqrt(sum(v * v for v in weights.values()))
-    if norm == 0.0:
+    # Scaled by the largest weight first, so squares of weights near 1e308 do not overflow.
+    largest = max((abs(v) for v in weights.values()), default=0.0)
+    if largest == 0.0:
         raise InvalidInput(
             "an objective direction needs at least one non-zero weight",
             [FieldProblem(field, "all weights are zero")],
         )
-    return {k: v / norm for k, v in weights.items() if v != 0.0}
+    scaled = {k: v / largest for k, v in weights.items()}
+    norm = math.sqrt(sum(v * v for v in scaled.values()))
+    return {k: v / norm for k, v in scaled.items() if v != 0.0}
 
 
 class ObjectiveSpace:

@@ -1,0 +1,56 @@
+"""Input no route may see, refused before routing hands the request to a handler.
+
+- NUL characters, in the path, the query or a JSON string (``\\u0000``): PostgreSQL cannot store
+  them in text, and no caller has a reason to send them. A 400 problem names where it was found.
+- JSON nested deeper than :data:`MAX_DEPTH` (objects and arrays): no schema of the API nests half
+  as deep, and parsing and validating unbounded nesting recurses without limit.
+
+Both checks read the body once; Litestar keeps it for the handler, so it is not read twice.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from litestar import Request
+
+from persona_api.errors import FieldProblem, MalformedRequest
+
+MAX_DEPTH = 32
+_NUL_ESCAPE = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000", re.IGNORECASE)
+_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.S)
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+
+
+async def refuse_bad_input(request: Request[Any, Any, Any]) -> None:
+    """Litestar ``before_request`` hook: raises :class:`MalformedRequest` (400) or returns None."""
+    if "\x00" in request.url.path:
+        raise MalformedRequest("the path contains a NUL character", [FieldProblem("path", "NUL character")])
+    if "\x00" in request.url.query or "%00" in request.url.query:
+        raise MalformedRequest("the query contains a NUL character", [FieldProblem("query", "NUL character")])
+    if request.method in {"GET", "HEAD", "DELETE", "OPTIONS"}:
+        return
+    body = await request.body()
+    if not body:
+        return
+    if b"\x00" in body or _NUL_ESCAPE.search(body):
+        raise MalformedRequest("the body contains a NUL character", [FieldProblem("body", "NUL character")])
+    if json_depth(body) > MAX_DEPTH:
+        raise MalformedRequest(
+            f"the body nests objects and arrays more than {MAX_DEPTH} deep",
+            [FieldProblem("body", f"at most {MAX_DEPTH} levels of nesting")],
+        )
+
+
+def json_depth(body: bytes) -> int:
+    """The deepest nesting of ``[``/``{`` in ``body`` outside strings (also for NDJSON lines)."""
+    brackets = _STRING.sub(b"", body).translate(None, _NOT_BRACKETS)
+    depth = deepest = 0
+    for byte in brackets:
+        if byte in b"[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        else:
+            depth -= 1
+    return deepest
