@@ -23,7 +23,7 @@ from persona_api.http.pairings import (
     PairingController,
     RecipeController,
 )
-from persona_api.http.preferences import ObjectiveController, PreferenceController
+from persona_api.http.preferences import PopulationController, PreferenceController
 from persona_api.http.recs import ItemController, RecommendationController
 from persona_api.http.system_message import SystemMessageController
 from persona_api.http.values import ValuesController
@@ -104,7 +104,7 @@ CAPABILITIES: tuple[Capability, ...] = (
     Capability(
         name="preferences",
         tables=preference_tables,
-        controllers=(PreferenceController, ObjectiveController),
+        controllers=(PreferenceController, PopulationController),
         user_data=lambda rt: PreferenceUserData(rt.preferences),
         artifact=Artifact(
             step=PreferenceStep, name=preference_bundle.STEP, loader=preference_bundle.load_preferences

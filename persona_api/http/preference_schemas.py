@@ -64,7 +64,8 @@ class ComparisonOut(msgspec.Struct):
 
 
 class LatentOut(msgspec.Struct):
-    user: str
+    user: str | None
+    """null for the population's prior (``GET /v1/preferences/prior``)."""
     model_version: str
     version: int
     """The stored version (0: nothing stored, the population prior)."""
@@ -118,7 +119,8 @@ class ScoredOut(msgspec.Struct):
 
 
 class ScoresOut(msgspec.Struct):
-    user: str
+    user: str | None
+    """The user scored for; null for the population's prior (``POST /v1/preferences/score``)."""
     model_version: str
     n_comparisons: int
     prior: bool

@@ -8,7 +8,6 @@ nothing; listing comparisons or history of an unknown user is a 404. Writes crea
 
 from __future__ import annotations
 
-import numpy as np
 from litestar import Controller, delete, get, post, put
 from litestar.di import NamedDependency
 from litestar.pagination import OffsetPagination
@@ -28,17 +27,23 @@ from persona_api.http.preference_schemas import (
     ObjectiveOut,
     ObjectivesOut,
     QueryRequest,
-    ScoredOut,
     ScoreRequest,
     ScoresOut,
 )
-from persona_api.http.preference_views import _floats, _uncertainty, latent_out, option_in, option_out
+from persona_api.http.preference_views import (
+    _floats,
+    _uncertainty,
+    latent_out,
+    next_query_out,
+    option_in,
+    option_out,
+    scores_out,
+)
 from persona_api.preferences.comparisons import ComparisonIn
 from persona_api.preferences.latent import Latent
 from persona_api.preferences.objectives import OBJECTIVES
 from persona_api.preferences.service import Preferences
 from persona_api.store.tables import User
-from persona_api.store.users import UserService
 
 
 class PreferenceController(Controller):
@@ -114,12 +119,9 @@ class PreferenceController(Controller):
 
     @get("/preferences", operation_id="getPreferences", summary="The user's preference latent")
     async def get_latent(
-        self,
-        user_id: FromPath[str],
-        users: NamedDependency[UserService],
-        preferences: NamedDependency[Preferences],
+        self, user_id: FromPath[str], user: NamedDependency[User], preferences: NamedDependency[Preferences]
     ) -> LatentOut:
-        return latent_out(user_id, await preferences.current(await users.find(user_id)))
+        return latent_out(user_id, await preferences.current(user))
 
     @get(
         "/preferences/history",
@@ -160,34 +162,10 @@ class PreferenceController(Controller):
         self,
         user_id: FromPath[str],
         data: JSONBody[ScoreRequest],
-        users: NamedDependency[UserService],
+        user: NamedDependency[User],
         preferences: NamedDependency[Preferences],
     ) -> ScoresOut:
-        result = await preferences.score(await users.find(user_id), [option_in(c) for c in data.candidates])
-        s = result.scored
-        order = np.argsort(-s.utility, kind="stable")
-        rank = np.empty(len(order), dtype=np.int64)
-        rank[order] = np.arange(1, len(order) + 1)
-        candidates = [
-            ScoredOut(
-                index=i,
-                option=option_out(o),
-                utility=round(float(s.utility[i]), 6),
-                std=round(float(s.std[i]), 6),
-                win_probability=round(float(s.win_probability[i]), 6),
-                rank=int(rank[i]),
-                objective_score=None if result.objective is None else round(float(result.objective[i]), 6),
-            )
-            for i, o in enumerate(result.options)
-        ]
-        view = result.view
-        return ScoresOut(
-            user=user_id,
-            model_version=view.model.version,
-            n_comparisons=view.latent.n_comparisons,
-            prior=view.prior,
-            candidates=candidates,
-        )
+        return scores_out(user_id, await preferences.score(user, [option_in(c) for c in data.candidates]))
 
     @post(
         "/preferences/next-query",
@@ -199,30 +177,20 @@ class PreferenceController(Controller):
         self,
         user_id: FromPath[str],
         data: JSONBody[QueryRequest],
-        users: NamedDependency[UserService],
+        user: NamedDependency[User],
         preferences: NamedDependency[Preferences],
     ) -> NextQueryOut:
-        options, query = await preferences.next_query(
-            await users.find(user_id), [option_in(c) for c in data.candidates]
-        )
-        return NextQueryOut(
-            first=query.first,
-            second=query.second,
-            first_option=option_out(options[query.first]),
-            second_option=option_out(options[query.second]),
-            expected_information_bits=round(query.gain, 6),
-            probability_first=round(query.probability, 6),
-            model_version=preferences.model.version,
-        )
+        options, query = await preferences.next_query(user, [option_in(c) for c in data.candidates])
+        return next_query_out(options, query, preferences.model.version)
 
     @get("/preferences/objective", operation_id="getObjective", summary="The user's objective direction")
     async def get_objective(
         self,
         user_id: FromPath[str],
-        users: NamedDependency[UserService],
+        user: NamedDependency[User],
         preferences: NamedDependency[Preferences],
     ) -> ObjectiveOut:
-        view = await preferences.current(await users.find(user_id))
+        view = await preferences.current(user)
         return ObjectiveOut(user=user_id, weights=view.objective)
 
     @put(
@@ -245,15 +213,45 @@ class PreferenceController(Controller):
     async def clear_objective(
         self,
         user_id: FromPath[str],
+        user: NamedDependency[User],
         preferences: NamedDependency[Preferences],
-        users: NamedDependency[UserService],
     ) -> None:
-        await preferences.set_objective(await users.get(user_id), None)
+        await preferences.set_objective(user, None)
 
 
-class ObjectiveController(Controller):
+class PopulationController(Controller):
+    """The tenant's population, for what comes before a user exists: the prior, and scores and a
+    first question under it (user routes answer 404 for a user the tenant does not have)."""
+
     path = "/v1/preferences"
     tags = ["preferences"]
+
+    @get("/prior", operation_id="getPopulationPrior", summary="The population's prior latent")
+    async def prior(self, preferences: NamedDependency[Preferences]) -> LatentOut:
+        return latent_out(None, await preferences.current(None))
+
+    @post(
+        "/score",
+        operation_id="scoreCandidatesForPopulation",
+        summary="Rank 2-200 candidates under the population's prior",
+        status_code=200,
+    )
+    async def score(
+        self, data: JSONBody[ScoreRequest], preferences: NamedDependency[Preferences]
+    ) -> ScoresOut:
+        return scores_out(None, await preferences.score(None, [option_in(c) for c in data.candidates]))
+
+    @post(
+        "/next-query",
+        operation_id="nextQueryForPopulation",
+        summary="The first comparison to ask a new user, among 2-100 candidates",
+        status_code=200,
+    )
+    async def next_query(
+        self, data: JSONBody[QueryRequest], preferences: NamedDependency[Preferences]
+    ) -> NextQueryOut:
+        options, query = await preferences.next_query(None, [option_in(c) for c in data.candidates])
+        return next_query_out(options, query, preferences.model.version)
 
     @get("/objectives", operation_id="listObjectives", summary="The named objectives a direction can weight")
     async def objectives(self) -> ObjectivesOut:

@@ -139,9 +139,7 @@ class OptionStore:
             found.update((r.key, r) for r in rows)
         return found
 
-    async def _items(
-        self, options: Sequence[OptionIn], fields: Sequence[str]
-    ) -> Mapping[str, CatalogEntry]:
+    async def _items(self, options: Sequence[OptionIn], fields: Sequence[str]) -> Mapping[str, CatalogEntry]:
         wanted = sorted({o.item for o in options if o.item is not None})
         found = await self.items.find(self.session, self.tenant_id, wanted) if wanted else {}
         missing = [

@@ -90,17 +90,33 @@ async def _count(database_url: str, table: Any) -> int:
 TEST_PAIR = [{"text": "Paddling a canoe on a quiet lake"}, {"text": "Buying a designer leather bag"}]
 
 
-async def test_new_user_gets_the_prior_and_is_not_created(client: Client, tenant: TenantKey) -> None:
+async def test_a_user_the_tenant_lacks_is_a_404_and_the_prior_has_its_own_routes(
+    client: Client, tenant: TenantKey
+) -> None:
     h = tenant.headers
-    response = await client.get("/v1/users/newbie/preferences", headers=h)
+    for method, path, body in [
+        ("GET", "preferences", None),
+        ("POST", "preferences/score", {"candidates": TEST_PAIR}),
+        ("POST", "preferences/next-query", {"candidates": TEST_PAIR}),
+        ("GET", "preferences/objective", None),
+        ("DELETE", "preferences/objective", None),
+        ("GET", "preferences/history", None),
+        ("GET", "comparisons", None),
+    ]:
+        missing = await client.request(method, f"/v1/users/newbie/{path}", json=body, headers=h)
+        assert missing.status_code == 404, (path, missing.text)
+    response = await client.get("/v1/preferences/prior", headers=h)
     assert response.status_code == 200, response.text
     body = response.json()
+    assert body["user"] is None
     assert body["prior"] is True and body["n_comparisons"] == 0 and body["version"] == 0
     assert body["model_version"] == "bootstrap"
     assert body["prototype_weights"] == [0.0] * len(body["prototype_weights"])
     assert body["uncertainty"] > 0
-    scores = await _score(client, h, "newbie", TEST_PAIR)
-    assert scores["prior"] is True
+    population = await client.post("/v1/preferences/score", json={"candidates": TEST_PAIR}, headers=h)
+    assert population.status_code == 200, population.text
+    scores = population.json()
+    assert scores["prior"] is True and scores["user"] is None
     # A standard-normal prior with zero mean: no candidate is preferred yet.
     assert [c["win_probability"] for c in scores["candidates"]] == [0.5, 0.5]
     assert (await client.get("/v1/users/newbie", headers=h)).status_code == 404
@@ -108,7 +124,7 @@ async def test_new_user_gets_the_prior_and_is_not_created(client: Client, tenant
 
 async def test_comparisons_move_scores_and_shrink_uncertainty(client: Client, tenant: TenantKey) -> None:
     h = tenant.headers
-    prior = (await client.get("/v1/users/ann/preferences", headers=h)).json()
+    prior = (await client.get("/v1/preferences/prior", headers=h)).json()
     first = await _compare(client, h, "ann", _pairs(3))
     assert first["created"] == 3 and first["duplicates"] == 0
     latent = first["preferences"]
@@ -209,11 +225,10 @@ async def test_items_as_options_and_tenant_isolation(client: Client, tenant: Ten
 
     other = await new_tenant(client, "other")
     try:
-        latent = (await client.get("/v1/users/dan/preferences", headers=other.headers)).json()
-        assert latent["prior"] is True
+        assert (await client.get("/v1/users/dan/preferences", headers=other.headers)).status_code == 404
         assert (await client.get("/v1/users/dan/comparisons", headers=other.headers)).status_code == 404
         response = await client.post(
-            "/v1/users/dan/preferences/score",
+            "/v1/preferences/score",
             json={"candidates": [{"item": "tent"}, {"text": "x"}]},
             headers=other.headers,
         )
@@ -226,9 +241,8 @@ async def test_next_query_picks_the_informative_pair(client: Client, tenant: Ten
     h = tenant.headers
     same = "Hiking up a steep mountain trail at sunrise"
     candidates = [{"text": same}, {"text": same}, {"text": "Buying expensive jewellery in a luxury store"}]
-    response = await client.post(
-        "/v1/users/eve/preferences/next-query", json={"candidates": candidates}, headers=h
-    )
+    # A new user's first question comes from the population's route (eve does not exist yet).
+    response = await client.post("/v1/preferences/next-query", json={"candidates": candidates}, headers=h)
     assert response.status_code == 200, response.text
     body = response.json()
     # Comparing an option with itself tells nothing: the pair must include the different one.
@@ -362,8 +376,7 @@ async def test_export_and_delete_user(client: Client, tenant: TenantKey, databas
         assert (
             await fetch_all(database_url, select(table.id).where(table.tenant_id == tenant.tenant_id)) == []
         )
-    latent = (await client.get("/v1/users/ivy/preferences", headers=h)).json()
-    assert latent["prior"] is True
+    assert (await client.get("/v1/users/ivy/preferences", headers=h)).status_code == 404
 
 
 async def test_only_the_newest_versions_are_kept(
