@@ -10,7 +10,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from persona_api.store.tables import Base, BigIntId, utcnow
@@ -82,11 +92,14 @@ class Memory(Base):
         Index("ix_memories_user_subject_current", "user_id", "subject_partner_id", "valid_to"),
         Index("ix_memories_user_hash", "user_id", "text_hash"),
         Index("ix_memories_user_key", "user_id", "fact_key"),
+        Index("ux_memories_user_number", "user_id", "number", unique=True),
     )
 
     id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
     tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
     user_id: Mapped[int] = mapped_column(BigIntId, ForeignKey("users.id", ondelete="CASCADE"))
+    number: Mapped[int] = mapped_column(BigInteger)
+    """The id clients see: 1, 2, 3... within the user (``id`` is shared by every tenant)."""
     subject_partner_id: Mapped[int | None] = mapped_column(
         BigIntId, ForeignKey("partners.id", ondelete="CASCADE")
     )

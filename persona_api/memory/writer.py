@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from persona_api.kernel.embed import to_bytes
@@ -25,7 +25,7 @@ from persona_api.memory.feed import UPSERT, MemoryIndexes, lock_head, read_head,
 from persona_api.memory.index import MemoryIndex
 from persona_api.memory.index_types import SearchFilter
 from persona_api.memory.tables import Memory, MemoryLink
-from persona_api.store.tables import utcnow
+from persona_api.store.tables import User, utcnow
 
 Outcome = Literal["created", "merged"]
 _PUNCT = re.compile(r"[^\w\s]")
@@ -141,6 +141,7 @@ async def write_memories(
         created.append((memory, item, related))
         results.append(WriteResult(memory, "created"))
 
+    await _number(session, user_id, [memory for memory, _, _ in created])
     await session.flush()  # one INSERT round for the batch; ids from here on
     for (memory, item, related), result in zip(
         created, [r for r in results if r.outcome == "created"], strict=True
@@ -271,3 +272,20 @@ def _link_related(
             continue
         session.add(MemoryLink(**_pair(memory.id, other_id), kind="related", score=round(float(score), 4)))
         linked += 1
+
+
+async def _number(session: AsyncSession, user_id: int, memories: list[Memory]) -> None:
+    """Give new memories the next numbers of their user (under the tenant's write lock)."""
+    if not memories:
+        return
+    with session.no_autoflush:  # the new rows are pending until they have their numbers
+        last = (
+            await session.execute(
+                update(User)
+                .where(User.id == user_id)
+                .values(memory_count=User.memory_count + len(memories))
+                .returning(User.memory_count)
+            )
+        ).scalar_one()
+    for offset, memory in enumerate(memories):
+        memory.number = last - len(memories) + 1 + offset

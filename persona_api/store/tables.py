@@ -73,6 +73,8 @@ class Tenant(Base):
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    rate_limit_per_minute: Mapped[int | None] = mapped_column(default=None)
+    """Requests per minute for the tenant's keys; ``None``: the service's ``rate_limit_per_minute``."""
 
 
 class ApiKey(Base):
@@ -101,3 +103,5 @@ class User(Base):
     attributes: Mapped[dict[str, Any]] = mapped_column("metadata", JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    memory_count: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    """The last memory number given to this user (numbers are not reused after a deletion)."""
