@@ -26,26 +26,31 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("rate_limit_per_minute", sa.Integer(), nullable=True))
     with op.batch_alter_table("users", schema=None) as batch_op:
         batch_op.add_column(sa.Column("memory_count", sa.BigInteger(), server_default="0", nullable=False))
+    # NOT NULL from the start (with a placeholder default) and filled in place: on SQLite, making
+    # the column NOT NULL afterwards rebuilds ``memories``, and dropping the old table (foreign keys
+    # on) deletes every memory link and clears every ``superseded_by``.
     with op.batch_alter_table("memories", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("number", sa.BigInteger(), nullable=True))
+        batch_op.add_column(sa.Column("number", sa.BigInteger(), server_default="0", nullable=False))
+    # One pass over the table (a count of earlier rows per row would be quadratic in a user's memories).
     op.execute(
-        "UPDATE memories SET number = (SELECT COUNT(*) FROM memories AS m2"
-        " WHERE m2.user_id = memories.user_id AND m2.id <= memories.id)"
+        "UPDATE memories SET number = ranked.n FROM (SELECT id,"
+        " ROW_NUMBER() OVER (PARTITION BY user_id ORDER BY id) AS n FROM memories) AS ranked"
+        " WHERE memories.id = ranked.id"
     )
+    with op.batch_alter_table("memories", schema=None) as batch_op:
+        batch_op.create_index("ux_memories_user_number", ["user_id", "number"], unique=True)
     op.execute(
         "UPDATE users SET memory_count = (SELECT COALESCE(MAX(m.number), 0) FROM memories AS m"
         " WHERE m.user_id = users.id)"
     )
-    with op.batch_alter_table("memories", schema=None) as batch_op:
-        batch_op.alter_column("number", existing_type=sa.BigInteger(), nullable=False)
-        batch_op.create_index("ux_memories_user_number", ["user_id", "number"], unique=True)
+    if op.get_bind().dialect.name != "sqlite":  # SQLite keeps the placeholder: dropping it rebuilds
+        op.alter_column("memories", "number", existing_type=sa.BigInteger(), server_default=None)
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("memories", schema=None) as batch_op:
-        batch_op.drop_index("ux_memories_user_number")
-        batch_op.drop_column("number")
-    with op.batch_alter_table("users", schema=None) as batch_op:
-        batch_op.drop_column("memory_count")
-    with op.batch_alter_table("tenants", schema=None) as batch_op:
-        batch_op.drop_column("rate_limit_per_minute")
+    # ALTER TABLE ... DROP COLUMN in place (SQLite 3.35+): a batch rebuild of these parent tables
+    # would, on SQLite, cascade-delete the rows that reference them.
+    op.drop_index("ux_memories_user_number", table_name="memories")
+    op.drop_column("memories", "number")
+    op.drop_column("users", "memory_count")
+    op.drop_column("tenants", "rate_limit_per_minute")
