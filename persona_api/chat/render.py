@@ -49,7 +49,7 @@ _VERBS = {
 
 @dataclass(frozen=True, kw_only=True)
 class MemoryItem:
-    """One retrieved memory: its id, its provenance tag and its text."""
+    """One retrieved memory: its id (its number within the user), its provenance tag and its text."""
 
     id: int
     tag: str

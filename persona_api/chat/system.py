@@ -68,7 +68,7 @@ class SystemMessages:
             # A partner memory has never heard of: nothing is about them yet.
             q = Query(text=query, k=k, subject="user")
         found = await self.memories.search(user, q, embedding)
-        return [MemoryItem(id=f.item.memory.id, tag=f.item.tag, text=f.item.memory.text) for f in found]
+        return [MemoryItem(id=f.item.memory.number, tag=f.item.tag, text=f.item.memory.text) for f in found]
 
     async def build(
         self,

@@ -39,6 +39,7 @@ class AssistantMessage(msgspec.Struct):
 
 class MemoryUsed(msgspec.Struct):
     id: int
+    """The memory's number within the user (``GET .../memories/{id}``)."""
     tag: str
 
 

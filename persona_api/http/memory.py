@@ -36,7 +36,9 @@ from persona_api.memory.conversations import Conversations, TurnIn
 from persona_api.memory.service import Memories, Query
 from persona_api.store.tables import User
 
-MemoryId = Annotated[int, PathParameter(ge=1, le=2**63 - 1, description="The memory's id.")]
+MemoryId = Annotated[
+    int, PathParameter(ge=1, le=2**63 - 1, description="The memory's id: its number within the user.")
+]
 """Bounded like the database's ids: a larger number is a 400, not an overflow."""
 
 
@@ -145,7 +147,7 @@ class MemoryController(Controller):
             accepted=[t.external_id for t in result.accepted],
             skipped=result.skipped,
             memories=[
-                MemoryWrite(id=r.memory.id, status=r.outcome, superseded=r.superseded)
+                MemoryWrite(id=r.memory.number, status=r.outcome, superseded=[m.number for m in r.superseded])
                 for r in result.memories
             ],
         )
@@ -190,7 +192,8 @@ class MemoryController(Controller):
             key=data.key,
         )
         [rendered] = await memories.render(user, [result.memory])
-        body = MemoryCreated(status=result.outcome, superseded=result.superseded, memory=memory_out(rendered))
+        superseded = [m.number for m in result.superseded]
+        body = MemoryCreated(status=result.outcome, superseded=superseded, memory=memory_out(rendered))
         return Response(body, status_code=201 if result.outcome == "created" else 200)
 
     @get("/memories", operation_id="listMemories", summary="List the user's memories")

@@ -65,8 +65,10 @@ class TurnOut(msgspec.Struct):
 
 class MemoryWrite(msgspec.Struct):
     id: int
+    """The memory's number within the user (as in ``MemoryOut.id``)."""
     status: Literal["created", "merged"]
     superseded: list[int]
+    """The numbers of the memories it replaced."""
 
 
 class IngestOut(msgspec.Struct):
@@ -90,6 +92,7 @@ class MemoryCreate(msgspec.Struct, forbid_unknown_fields=True):
 
 class MemoryOut(msgspec.Struct):
     id: int
+    """The memory's number within the user: 1, 2, 3... in the order written, never reused."""
     text: str
     about: str
     partner: str | None
@@ -103,12 +106,14 @@ class MemoryOut(msgspec.Struct):
     valid_from: datetime
     valid_to: datetime | None
     superseded_by: int | None
+    """The number of the memory that replaced this one."""
     mentions: int
 
 
 class MemoryCreated(msgspec.Struct):
     status: Literal["created", "merged"]
     superseded: list[int]
+    """The numbers of the memories it replaced."""
     memory: MemoryOut
 
 

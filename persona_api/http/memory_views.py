@@ -15,7 +15,7 @@ from persona_api.memory.tables import ConversationSession, Partner, Turn
 def memory_out(r: Rendered) -> MemoryOut:
     m = r.memory
     return MemoryOut(
-        id=m.id,
+        id=m.number,
         text=m.text,
         about=r.about,
         partner=r.partner_id,
@@ -28,7 +28,7 @@ def memory_out(r: Rendered) -> MemoryOut:
         observed_at=m.observed_at,
         valid_from=m.valid_from,
         valid_to=m.valid_to,
-        superseded_by=m.superseded_by,
+        superseded_by=r.superseded_by,
         mentions=len(m.provenance),
     )
 

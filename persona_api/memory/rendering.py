@@ -1,6 +1,9 @@
 """How a memory is shown to its reader: whom it is about, which session it came from, and the tag
 that says both (``Rendered``, made by ``render_memories``); a search result shown with the memories
-linked to it (``Found``)."""
+linked to it (``Found``).
+
+Readers know a memory by its ``number`` (1, 2, 3... within its user), never by its row id, which
+every tenant shares; ``Rendered.superseded_by`` is the replacing memory's number."""
 
 from __future__ import annotations
 
@@ -26,6 +29,8 @@ class Rendered:
     session_id: str | None
     session_ordinal: int | None
     tag: str
+    superseded_by: int | None
+    """The number of the memory that replaced this one (``memory.superseded_by`` is its row id)."""
 
 
 @dataclass(frozen=True)
@@ -57,6 +62,7 @@ async def render_memories(
         if session_ids
         else {}
     )
+    successors = await _numbers(session, user, memories)
     me = owner_name(user)
     out = []
     for m in memories:
@@ -75,6 +81,20 @@ async def render_memories(
                 session_id=conv.external_id if conv else None,
                 session_ordinal=conv.ordinal if conv else None,
                 tag=tag,
+                superseded_by=successors.get(m.superseded_by) if m.superseded_by is not None else None,
             )
         )
     return out
+
+
+async def _numbers(session: AsyncSession, user: User, memories: Sequence[Memory]) -> dict[int, int]:
+    """Row id -> number of ``memories`` and of the memories that replaced them, in one query for
+    the replacements not among ``memories``."""
+    numbers = {m.id: m.number for m in memories}
+    missing = {m.superseded_by for m in memories if m.superseded_by is not None} - numbers.keys()
+    if missing:
+        rows = await session.execute(
+            select(Memory.id, Memory.number).where(Memory.id.in_(missing), Memory.user_id == user.id)
+        )
+        numbers.update(rows.tuples().all())
+    return numbers

@@ -1,4 +1,7 @@
-"""Memories of one user: explicit writes, reads, history, deletion, and hybrid search."""
+"""Memories of one user: explicit writes, reads, history, deletion, and hybrid search.
+
+Callers name a memory by its ``number`` within the user (see :mod:`persona_api.memory.rendering`);
+row ids stay inside the service, its indexes and the change feed."""
 
 from __future__ import annotations
 
@@ -84,8 +87,8 @@ class Memories:
         await self.session.flush()
         return result
 
-    async def delete(self, user: User, memory_id: int) -> None:
-        memory = await self.get(user, memory_id)
+    async def delete(self, user: User, number: int) -> None:
+        memory = await self.get(user, number)
         await lock_head(self.session, self.ctx.tenant_id)
         await self.session.execute(delete(Memory).where(Memory.id == memory.id))
         await record_changes(self.session, self.ctx.tenant_id, [(memory.id, DELETE)])
@@ -107,12 +110,13 @@ class Memories:
         return len(ids)
 
     # --- reads ----------------------------------------------------------------------------
-    async def get(self, user: User, memory_id: int) -> Memory:
+    async def get(self, user: User, number: int) -> Memory:
+        """The user's memory with this number; :class:`NotFound` if the user has none."""
         memory = await self.session.scalar(
-            select(Memory).where(Memory.id == memory_id, Memory.user_id == user.id)
+            select(Memory).where(Memory.user_id == user.id, Memory.number == number)
         )
         if memory is None:
-            raise NotFound(f"memory {memory_id} not found")
+            raise NotFound(f"memory {number} not found")
         return memory
 
     async def listing(
@@ -129,9 +133,9 @@ class Memories:
             self.session, Memory, *conditions, order_by=order, limit=limit, offset=offset
         )
 
-    async def history(self, user: User, memory_id: int) -> list[Memory]:
+    async def history(self, user: User, number: int) -> list[Memory]:
         """The chain of versions this memory belongs to, oldest first."""
-        memory = await self.get(user, memory_id)
+        memory = await self.get(user, number)
         chain = [memory]
         seen = {memory.id}
         while chain[0].id is not None:  # walk back to the first version

@@ -1,5 +1,7 @@
 """Memory's part of user export and deletion: partners, sessions, turns, memories, links, and the
-index entries of every replica (through ``delete`` changes in the feed)."""
+index entries of every replica (through ``delete`` changes in the feed).
+
+The export names memories by their numbers within the user, as the API does, never by row id."""
 
 from __future__ import annotations
 
@@ -41,15 +43,16 @@ class MemoryUserData:
         sname = {c.id: c.external_id for c in convs}
         turns = (await session.scalars(select(Turn).where(Turn.user_id == user.id).order_by(Turn.id))).all()
         memories = (
-            await session.scalars(select(Memory).where(Memory.user_id == user.id).order_by(Memory.id))
+            await session.scalars(select(Memory).where(Memory.user_id == user.id).order_by(Memory.number))
         ).all()
         ids = [m.id for m in memories]
+        number = {m.id: m.number for m in memories}  # links and replacements stay within the user
         links = (
             (
                 await session.execute(
-                    select(
-                        MemoryLink.memory_id, MemoryLink.linked_id, MemoryLink.kind, MemoryLink.score
-                    ).where(or_(MemoryLink.memory_id.in_(ids), MemoryLink.linked_id.in_(ids)))
+                    select(MemoryLink.memory_id, MemoryLink.linked_id, MemoryLink.kind, MemoryLink.score)
+                    .where(or_(MemoryLink.memory_id.in_(ids), MemoryLink.linked_id.in_(ids)))
+                    .order_by(MemoryLink.memory_id, MemoryLink.linked_id)
                 )
             ).all()
             if ids
@@ -83,7 +86,7 @@ class MemoryUserData:
             ],
             "memories": [
                 {
-                    "id": m.id,
+                    "id": m.number,
                     "text": m.text,
                     "about": pname.get(m.subject_partner_id) if m.subject_partner_id else "user",
                     "session": sname.get(m.session_id) if m.session_id else None,
@@ -93,12 +96,16 @@ class MemoryUserData:
                     "observed_at": m.observed_at.isoformat(),
                     "valid_from": m.valid_from.isoformat(),
                     "valid_to": m.valid_to.isoformat() if m.valid_to else None,
-                    "superseded_by": m.superseded_by,
+                    "superseded_by": number.get(m.superseded_by) if m.superseded_by is not None else None,
                     "provenance": m.provenance,
                 }
                 for m in memories
             ],
-            "links": [{"memory_id": a, "linked_id": b, "kind": k, "score": s} for a, b, k, s in links],
+            "links": [
+                {"memory_id": number[a], "linked_id": number[b], "kind": k, "score": s}
+                for a, b, k, s in links
+                if a in number and b in number
+            ],
         }
 
     async def erase(self, session: AsyncSession, user: UserRef) -> int:

@@ -60,7 +60,8 @@ class NewMemory:
 class WriteResult:
     memory: Memory
     outcome: Outcome
-    superseded: list[int] = field(default_factory=list)
+    superseded: list[Memory] = field(default_factory=list)
+    """The memories this one replaced (same subject and fact key)."""
 
 
 def text_hash(text: str) -> str:
@@ -152,9 +153,9 @@ async def write_memories(
                 old.superseded_by = memory.id
                 old.updated_at = utcnow()
                 touched[old.id] = old
-                result.superseded.append(old.id)
+                result.superseded.append(old)
                 session.add(MemoryLink(**_pair(memory.id, old.id), kind="supersedes", score=1.0))
-        _link_related(session, memory, related, result.superseded, policy)
+        _link_related(session, memory, related, {old.id for old in result.superseded}, policy)
         touched[memory.id] = memory
     await session.flush()
     await record_changes(session, tenant_id, [(mid, UPSERT) for mid in touched])
@@ -262,7 +263,7 @@ def _link_related(
     session: AsyncSession,
     memory: Memory,
     related: list[tuple[int, float]],
-    superseded: list[int],
+    superseded: set[int],
     policy: WritePolicy,
 ) -> None:
     """Link to up to ``max_links`` related memories; the memory is new, so no pair exists yet."""

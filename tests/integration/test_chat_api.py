@@ -101,6 +101,11 @@ async def test_chat_sends_the_system_message_and_records_both_turns(
     assert again.status_code == 200, again.text
     assert again.json()["memories_used"] and again.json()["session"] == body["session"]
     assert "Lisbon" in llm_server.requests[1].body["messages"][0]["content"]
+    # The memories used are named as the memory routes name them: by their numbers within the user.
+    listed = (await llm_client.get("/v1/users/ada/memories", headers=h)).json()["items"]
+    assert [m["id"] for m in listed] == list(range(1, len(listed) + 1))
+    tags = {m["id"]: m["tag"] for m in listed}
+    assert all(tags.get(m["id"]) == m["tag"] for m in again.json()["memories_used"])
 
 
 async def test_streaming_relays_events_and_records_the_reply(llm_client: Client, llm_server: FakeLLM) -> None:
