@@ -34,6 +34,7 @@ from persona_api.http.auth import KeyCache, provide_tenant_id, rate_limit_identi
 from persona_api.http.deps import DEPENDENCIES, SESSION_KEY
 from persona_api.http.guard import refuse_bad_input
 from persona_api.http.health import healthz, readyz
+from persona_api.http.openapi import ContractJSON
 from persona_api.http.problems import problem_handlers
 from persona_api.http.requestid import RequestIdMiddleware
 from persona_api.http.users import UserController
@@ -208,7 +209,7 @@ def create_app(
             version=__version__,
             description="Open personalization service for LLM applications.",
             path="/schema",
-            render_plugins=[SwaggerRenderPlugin(path="/")],
+            render_plugins=[SwaggerRenderPlugin(path="/"), ContractJSON()],
             components=Components(
                 security_schemes={
                     "apiKey": SecurityScheme(type="http", scheme="bearer", description="Tenant API key"),
@@ -235,6 +236,7 @@ def create_app(
                 "llm": runtime.llm,
                 "preferences": runtime.preferences,
                 "schema_head": head_revision(),
+                "unlimited_paths": UNLIMITED_PATHS,  # the OpenAPI contract declares 429 elsewhere
             }
         ),
         # Logging is configured once by the entry point (persona_api.logs), not per app.

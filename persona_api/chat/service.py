@@ -73,8 +73,10 @@ class ChatService:
         return self.llm
 
     async def prepare(self, req: ChatRequest) -> Prepared:
-        """Render the system message and record the user's turn (raises before any upstream call)."""
-        self.client()
+        """Render the system message and record the user's turn (raises before any upstream call).
+
+        The request is checked (messages, user, session, partner) before the LLM setting: a
+        client's own mistake is its 4xx even when no LLM is configured (503)."""
         if not req.messages or req.messages[-1].get("role") != "user":
             raise InvalidInput(
                 "the last message must be the user's",
@@ -85,6 +87,7 @@ class ChatService:
         embedding = self.system.memories.embed_query(query)
         try:
             user, conv, partner = await self._session_of(req)
+            self.client()
             await self.conversations.add_turns(user, conv, [TurnIn(speaker=OWNER, text=query)])
             # Chat is the one route with transactions of its own: the user's turn is committed now,
             # so it is kept even when the upstream call fails (and the request with it).

@@ -23,6 +23,7 @@ from litestar.response import ServerSentEvent, ServerSentEventMessage
 from persona_api.chat.service import ChatRequest, ChatService, Prepared
 from persona_api.errors import PersonaError
 from persona_api.http.chat_schemas import AssistantMessage, ChatIn, ChatOut, MemoryUsed, UsageOut
+from persona_api.http.openapi import answers
 from persona_api.http.problems import BUSY_DETAIL, database_busy
 from persona_api.llm.protocol import Chunk
 from persona_api.logs import current_request_id
@@ -56,7 +57,13 @@ class ChatController(Controller):
     path = "/v1/users/{user_id:str}"
     tags = ["chat"]
 
-    @post("/chat", operation_id="chat", summary="Chat with the configured LLM, personalized", status_code=200)
+    @post(
+        "/chat",
+        operation_id="chat",
+        summary="Chat with the configured LLM, personalized",
+        status_code=200,
+        opt=answers(502, 503, 504),
+    )
     async def chat(
         self, user_id: FromPath[str], data: JSONBody[ChatIn], chat: NamedDependency[ChatService]
     ) -> Response[Any]:

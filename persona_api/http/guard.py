@@ -4,6 +4,8 @@
   them in text, and no caller has a reason to send them. A 400 problem names where it was found.
 - JSON nested deeper than :data:`MAX_DEPTH` (objects and arrays): no schema of the API nests half
   as deep, and parsing and validating unbounded nesting recurses without limit.
+- Query parameters the route does not take (a 422 naming them): a misspelt ``?limt=`` would
+  otherwise be ignored in silence.
 
 Both checks read the body once; Litestar keeps it for the handler, so it is not read twice.
 """
@@ -13,9 +15,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from litestar import Request
+from litestar import Litestar, Request
+from litestar.handlers import HTTPRouteHandler
+from litestar.routes import HTTPRoute
 
-from persona_api.errors import FieldProblem, MalformedRequest
+from persona_api.errors import FieldProblem, InvalidInput, MalformedRequest
 
 MAX_DEPTH = 32
 _NUL_ESCAPE = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000", re.IGNORECASE)
@@ -29,6 +33,7 @@ async def refuse_bad_input(request: Request[Any, Any, Any]) -> None:
         raise MalformedRequest("the path contains a NUL character", [FieldProblem("path", "NUL character")])
     if "\x00" in request.url.query or "%00" in request.url.query:
         raise MalformedRequest("the query contains a NUL character", [FieldProblem("query", "NUL character")])
+    _refuse_unknown_query(request)
     if request.method in {"GET", "HEAD", "DELETE", "OPTIONS"}:
         return
     body = await request.body()
@@ -41,6 +46,31 @@ async def refuse_bad_input(request: Request[Any, Any, Any]) -> None:
             f"the body nests objects and arrays more than {MAX_DEPTH} deep",
             [FieldProblem("body", f"at most {MAX_DEPTH} levels of nesting")],
         )
+
+
+def _query_names(app: Litestar) -> dict[int, frozenset[str]]:
+    """The query parameters each handler takes (its own and its dependencies'), by ``id``."""
+    names: dict[int, frozenset[str]] | None = app.state.get("query_names")
+    if names is None:
+        names = {
+            id(handler): frozenset(p.field_alias for p in kwargs_model.expected_query_params)
+            for route in app.routes
+            if isinstance(route, HTTPRoute)
+            for handler, kwargs_model in route.route_handler_map.values()
+        }
+        app.state.query_names = names
+    return names
+
+
+def _refuse_unknown_query(request: Request[Any, Any, Any]) -> None:
+    handler = request.scope.get("route_handler")
+    if not request.query_params or not isinstance(handler, HTTPRouteHandler):
+        return
+    taken = _query_names(request.app).get(id(handler))
+    unknown = sorted(set(request.query_params) - taken) if taken is not None else []
+    if unknown:
+        problems = [FieldProblem(name, "not a query parameter of this route") for name in unknown[:20]]
+        raise InvalidInput(f"unknown query parameters: {', '.join(unknown[:20])}", problems)
 
 
 def json_depth(body: bytes) -> int:

@@ -31,6 +31,7 @@ from persona_api.http.memory_schemas import (
     TurnOut,
 )
 from persona_api.http.memory_views import memory_out, partner_out, session_out, turn_out
+from persona_api.http.openapi import answers
 from persona_api.http.pagination import PageRequest
 from persona_api.memory.conversations import Conversations, TurnIn
 from persona_api.memory.service import Memories, Query
@@ -177,6 +178,7 @@ class MemoryController(Controller):
         operation_id="createMemory",
         summary="Store a memory (deduplicated, may supersede)",
         dependencies=CREATES_USER,
+        opt=answers(200),
     )
     async def create_memory(
         self, data: JSONBody[MemoryCreate], user: NamedDependency[User], memories: NamedDependency[Memories]

@@ -13,6 +13,7 @@ from litestar.pagination import OffsetPagination
 from litestar.params import FromPath, JSONBody, QueryParameter
 
 from persona_api.http.deps import CREATES_USER
+from persona_api.http.openapi import answers, batch_of
 from persona_api.http.pagination import PageRequest
 from persona_api.http.pairing_schemas import (
     MAX_INGREDIENTS_PER_BATCH,
@@ -95,6 +96,7 @@ class IngredientController(Controller):
         operation_id="upsertIngredients",
         summary="Create or update ingredients (JSON array or NDJSON, up to 1000)",
         status_code=200,
+        opt=batch_of(IngredientBody, MAX_INGREDIENTS_PER_BATCH),
     )
     async def upsert(self, request: Request[Any, Any, Any], pantry: NamedDependency[Pantry]) -> WriteOut:
         batch: list[IngredientBody] = await read_batch(request, IngredientBody, MAX_INGREDIENTS_PER_BATCH)
@@ -146,6 +148,7 @@ class RecipeController(Controller):
         operation_id="upsertRecipes",
         summary="Create or replace recipes (JSON array or NDJSON, up to 1000)",
         status_code=200,
+        opt=batch_of(RecipeBody, MAX_RECIPES_PER_BATCH),
     )
     async def upsert(
         self,
@@ -167,7 +170,7 @@ class RecipeController(Controller):
         ]
         return write_out(await pantry.upsert_recipes(recipes))
 
-    @get(operation_id="listRecipes", summary="List recipes, optionally one user's")
+    @get(operation_id="listRecipes", summary="List recipes, optionally one user's", opt=answers(404))
     async def list_recipes(
         self,
         pantry: NamedDependency[Pantry],
@@ -224,7 +227,13 @@ class PairingController(Controller):
     path = "/v1/pairings"
     tags = ["pairings"]
 
-    @post("/complete", operation_id="completeIngredients", summary="Ingredients to add", status_code=200)
+    @post(
+        "/complete",
+        operation_id="completeIngredients",
+        summary="Ingredients to add",
+        status_code=200,
+        opt=answers(404),
+    )
     async def complete(
         self,
         data: JSONBody[CompleteRequest],
@@ -247,6 +256,7 @@ class PairingController(Controller):
         operation_id="missingIngredient",
         summary="The most likely missing ingredient of a recipe",
         status_code=200,
+        opt=answers(404),
     )
     async def missing(
         self,
@@ -264,6 +274,7 @@ class PairingController(Controller):
         operation_id="checkIngredients",
         summary="Pairwise compatibility, and pairs to advise against",
         status_code=200,
+        opt=answers(404),
     )
     async def check(
         self,

@@ -11,6 +11,7 @@ import logging
 import re
 from typing import Any
 
+import msgspec
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.types import ExceptionHandlersMap
@@ -139,9 +140,23 @@ def _validation(request: Request[Any, Any, Any], exc: ValidationException) -> Re
     return problem(request, 400, message, code="malformed-request")
 
 
+def _body_error(exc: HTTPException) -> msgspec.ValidationError | None:
+    """The body's validation error behind a Litestar 500: Litestar takes an error in a body field
+    named like a dependency of the handler (``preferences``, ``user``...) for the dependency's."""
+    cause = exc.__cause__
+    if isinstance(cause, msgspec.ValidationError) and "at `$.data" in str(cause):
+        return cause
+    return None
+
+
 def _http(request: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[str, Any]]:
     if isinstance(exc, ValidationException):
         return _validation(request, exc)
+    if (body_error := _body_error(exc)) is not None:
+        message = str(body_error)
+        name = _field_name("data", message).removeprefix("data.")
+        field = {"field": name, "message": message.split(" - ")[0], "source": "body"}
+        return problem(request, 422, "the request has invalid fields", code="validation", errors=[field])
     status = exc.status_code
     headers = {str(k): str(v) for k, v in (exc.headers or {}).items()}
     detail = exc.detail

@@ -16,6 +16,7 @@ from litestar.params import FromPath, JSONBody, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from persona_api.errors import FieldProblem, InvalidInput
+from persona_api.http.openapi import batch_of
 from persona_api.http.pagination import PageRequest
 from persona_api.http.recs_schemas import (
     MAX_EVENTS_PER_BATCH,
@@ -116,6 +117,7 @@ class ItemController(Controller):
         operation_id="upsertItems",
         summary="Create or replace catalog items (JSON array or NDJSON, up to 1000)",
         status_code=200,
+        opt=batch_of(ItemBody, MAX_ITEMS_PER_BATCH),
     )
     async def upsert_items(
         self, request: Request[Any, Any, Any], catalog: NamedDependency[Catalog]
@@ -170,6 +172,7 @@ class RecommendationController(Controller):
         operation_id="addInteractions",
         summary="Record interactions (JSON array or NDJSON, up to 5000)",
         status_code=200,
+        opt=batch_of(InteractionBody, MAX_EVENTS_PER_BATCH),
     )
     async def add_interactions(
         self, request: Request[Any, Any, Any], events: NamedDependency[Events]
@@ -188,6 +191,7 @@ class RecommendationController(Controller):
         operation_id="addReviews",
         summary="Record reviews (JSON array or NDJSON, up to 500)",
         status_code=200,
+        opt=batch_of(ReviewBody, MAX_REVIEWS_PER_BATCH),
     )
     async def add_reviews(self, request: Request[Any, Any, Any], events: NamedDependency[Events]) -> Ingested:
         batch: list[ReviewBody] = await read_batch(request, ReviewBody, MAX_REVIEWS_PER_BATCH)

@@ -107,3 +107,52 @@ async def test_infinite_and_huge_numbers_are_refused_or_handled(
         "/v1/users/ann/preferences/objective", json={"weights": {"helpfulness": 0.0}}, headers=h
     )
     assert zero.status_code == 422, zero.text
+
+
+async def test_a_body_field_named_like_a_dependency_is_a_422_not_a_500(
+    client: AsyncTestClient[Litestar], tenant: TenantKey
+) -> None:
+    # Litestar took errors in body fields called like a handler's dependency (``preferences``,
+    # ``user``) for a dependency's, and answered 500.
+    tone = {"dimension": "style", "subdimension": "tone", "preference": "warm"}
+    too_many = await client.put(
+        "/v1/users/ann/values", json={"preferences": [tone] * 201}, headers=tenant.headers
+    )
+    assert too_many.status_code == 422, too_many.text
+    assert too_many.json()["errors"][0]["field"] == "preferences"
+    wrong_type = await client.post(
+        "/v1/pairings/check", json={"ingredients": ["basil", "tomato"], "user": 7}, headers=tenant.headers
+    )
+    assert wrong_type.status_code == 422, wrong_type.text
+    assert wrong_type.json()["errors"][0]["field"] == "user"
+
+
+async def test_without_an_llm_a_chats_own_mistakes_are_its_4xx_before_the_503(
+    client: AsyncTestClient[Litestar], tenant: TenantKey
+) -> None:
+    h = tenant.headers
+    message = {"messages": [{"role": "user", "content": "Hello"}]}
+    unknown_session = await client.post("/v1/users/ann/chat", json={**message, "session": "nope"}, headers=h)
+    assert unknown_session.status_code == 404, unknown_session.text
+    not_the_users_turn = await client.post(
+        "/v1/users/ann/chat", json={"messages": [{"role": "assistant", "content": "Hi"}]}, headers=h
+    )
+    assert not_the_users_turn.status_code == 422, not_the_users_turn.text
+    valid = await client.post("/v1/users/ann/chat", json=message, headers=h)
+    assert valid.status_code == 503, valid.text
+    # The refused chat stored nothing: no session, and no user was created by it.
+    assert (await client.get("/v1/users/ann", headers=h)).status_code == 404
+
+
+async def test_an_unknown_query_parameter_is_a_422_naming_it(
+    client: AsyncTestClient[Litestar], tenant: TenantKey
+) -> None:
+    assert (await client.post("/v1/users", json={"id": "ann"}, headers=tenant.headers)).status_code == 201
+    typo = await client.get("/v1/users/ann/memories?limt=5", headers=tenant.headers)
+    assert typo.status_code == 422, typo.text
+    assert [e["field"] for e in typo.json()["errors"]] == ["limt"]
+    # The route's own parameters, and those of its dependencies (the page), are taken.
+    ok = await client.get(
+        "/v1/users/ann/memories?limit=5&offset=0&include_superseded=true", headers=tenant.headers
+    )
+    assert ok.status_code == 200, ok.text
