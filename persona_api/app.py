@@ -19,23 +19,26 @@ from litestar import Litestar
 from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
 from litestar.di import Provide
-from litestar.middleware.rate_limit import RateLimitConfig
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
+from litestar.types import Middleware
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from persona_api import __version__
 from persona_api.capabilities import CAPABILITIES, Capability, loaders
 from persona_api.config import Settings, load_settings
 from persona_api.http.admin import AdminController
-from persona_api.http.auth import KeyCache, provide_tenant_id, rate_limit_identity
+from persona_api.http.auth import Authenticator, KeyCache, RefusedKeys, provide_tenant_id
+from persona_api.http.client_address import ClientAddress
+from persona_api.http.counters import open_counters
 from persona_api.http.deps import DEPENDENCIES, SESSION_KEY
 from persona_api.http.guard import refuse_bad_input
 from persona_api.http.health import healthz, readyz
 from persona_api.http.openapi import ContractJSON
 from persona_api.http.problems import problem_handlers
+from persona_api.http.ratelimit import RateLimiter, RateLimitMiddleware
 from persona_api.http.requestid import RequestIdMiddleware
 from persona_api.http.users import UserController
 from persona_api.kernel.embed import Embedder
@@ -173,19 +176,28 @@ def create_app(
         set_default_exception_handler=False,
         create_all=False,
     )
-    middleware = []
-    if settings.rate_limit_per_minute > 0:
-        middleware.append(
-            RateLimitConfig(
-                rate_limit=("minute", settings.rate_limit_per_minute),
-                identifier_for_request=rate_limit_identity,
-                exclude=UNLIMITED_PATHS,
-            ).middleware
-        )
+    authenticator = Authenticator(
+        engine, KeyCache(settings.auth_cache_seconds), RefusedKeys(settings.auth_refused_cache_seconds)
+    )
+    counters = open_counters(settings.rate_limit_store)
+    rate_limiter = RateLimiter(
+        counters,
+        per_minute=settings.rate_limit_per_minute,
+        failed_auth_per_minute=settings.rate_limit_failed_auth_per_minute,
+    )
     prometheus = PrometheusConfig(
         app_name="persona_api", prefix="persona", group_path=True, exclude=OPS_PATHS
     )
-    middleware.append(prometheus.middleware)
+    # Metrics outermost, so that they count the 429s too.
+    middleware: list[Middleware] = [
+        prometheus.middleware,
+        RateLimitMiddleware(
+            rate_limiter,
+            authenticator,
+            ClientAddress(settings.trusted_proxy_header, settings.trusted_proxy_hops),
+            exclude=UNLIMITED_PATHS,
+        ),
+    ]
 
     app = Litestar(
         route_handlers=[
@@ -199,6 +211,7 @@ def create_app(
         dependencies={"auth_tenant": Provide(provide_tenant_id), **DEPENDENCIES},
         plugins=[SQLAlchemyPlugin(config=db_config)],
         middleware=middleware,
+        stores={"rate_limit": counters},  # closed with the app
         exception_handlers=problem_handlers(),
         before_request=refuse_bad_input,
         cors_config=CORSConfig(allow_origins=list(settings.cors_origins)) if settings.cors_origins else None,
@@ -225,7 +238,8 @@ def create_app(
                 "settings": settings,
                 "engine": engine,
                 "admin_token": resolve_admin_token(settings),
-                "key_cache": KeyCache(settings.auth_cache_seconds),
+                "authenticator": authenticator,
+                "rate_limiter": rate_limiter,
                 "user_data": user_data,
                 "runtime": runtime,
                 "artifacts": runtime.artifacts,

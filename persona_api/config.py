@@ -7,6 +7,7 @@ names the variable.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -41,11 +42,24 @@ class Settings:
     """``serve`` applies pending migrations before listening."""
     max_body_bytes: int = 1_048_576
     rate_limit_per_minute: int = 600
-    """Requests per minute per API key (per client address for unauthenticated routes); 0 disables."""
+    """Requests per minute per tenant (all its keys together) unless the tenant has a limit of its
+    own, and per client address for requests without a key; 0: no default limit."""
+    rate_limit_failed_auth_per_minute: int = 30
+    """Requests per minute per client address whose API key is refused; 0: not limited."""
+    rate_limit_store: str = "memory"
+    """Where the counts are kept: ``memory`` (per process) or a ``redis://`` URL (shared)."""
+    trusted_proxy_header: str | None = None
+    """Header a trusted proxy writes the client's address into (e.g. ``X-Forwarded-For``). Unset: the
+    socket peer address is the client's."""
+    trusted_proxy_hops: int = 1
+    """How many proxies append to ``trusted_proxy_header``: the address is the entry that many from
+    the right."""
     auth_cache_seconds: float = 10.0
     """How long a process trusts an API key it has checked before looking it up again. Revoking
-    through the same process takes effect at once; other processes notice within this time. 0: every
-    request looks its key up."""
+    or changing the tenant's rate limit through the same process takes effect at once; other
+    processes notice within this time. 0: every request looks its key up."""
+    auth_refused_cache_seconds: float = 10.0
+    """How long a process remembers a refused API key, so repeating it costs no lookup; 0: off."""
     cors_origins: tuple[str, ...] = ()
     log_level: str = "INFO"
     log_json: bool = True
@@ -170,8 +184,7 @@ def _validate(s: Settings) -> None:
         raise ConfigurationError("PERSONA_PORT must be between 1 and 65535")
     if s.max_body_bytes < 1024:
         raise ConfigurationError("PERSONA_MAX_BODY_BYTES must be at least 1024")
-    if s.rate_limit_per_minute < 0:
-        raise ConfigurationError("PERSONA_RATE_LIMIT_PER_MINUTE must be >= 0")
+    _validate_rate_limits(s)
     if s.keep_versions < 1:
         raise ConfigurationError("PERSONA_KEEP_VERSIONS must be >= 1")
     if s.auth_cache_seconds < 0:
@@ -187,6 +200,28 @@ def _validate(s: Settings) -> None:
     _validate_llm(s)
     if s.log_level.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
         raise ConfigurationError("PERSONA_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR")
+
+
+_HEADER_NAME = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")
+
+
+def _validate_rate_limits(s: Settings) -> None:
+    if s.rate_limit_per_minute < 0 or s.rate_limit_failed_auth_per_minute < 0:
+        raise ConfigurationError(
+            "PERSONA_RATE_LIMIT_PER_MINUTE and PERSONA_RATE_LIMIT_FAILED_AUTH_PER_MINUTE must be >= 0"
+        )
+    if s.rate_limit_store != "memory" and not s.rate_limit_store.startswith(
+        ("redis://", "rediss://", "unix://")
+    ):
+        raise ConfigurationError(
+            "PERSONA_RATE_LIMIT_STORE must be memory or a redis://, rediss:// or unix:// URL"
+        )
+    if s.trusted_proxy_header is not None and not _HEADER_NAME.match(s.trusted_proxy_header):
+        raise ConfigurationError("PERSONA_TRUSTED_PROXY_HEADER must be a header name, e.g. X-Forwarded-For")
+    if not 1 <= s.trusted_proxy_hops <= 10:
+        raise ConfigurationError("PERSONA_TRUSTED_PROXY_HOPS must be from 1 to 10")
+    if s.auth_refused_cache_seconds < 0:
+        raise ConfigurationError("PERSONA_AUTH_REFUSED_CACHE_SECONDS must be >= 0")
 
 
 def _validate_llm(s: Settings) -> None:

@@ -4,21 +4,24 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar import Controller, Request, delete, get, post
+import msgspec
+from litestar import Controller, Request, delete, get, patch, post
 from litestar.di import NamedDependency, Provide
 from litestar.pagination import OffsetPagination
 from litestar.params import FromPath, JSONBody
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from persona_api.http.auth import admin_guard
+from persona_api.http.auth import Authenticator, admin_guard
 from persona_api.http.pagination import PageRequest
-from persona_api.http.schemas import IssuedKeyOut, KeyCreate, KeyOut, TenantCreate, TenantOut
+from persona_api.http.schemas import IssuedKeyOut, KeyCreate, KeyOut, TenantCreate, TenantOut, TenantPatch
 from persona_api.store.tables import ApiKey, Tenant
 from persona_api.store.tenants import TenantService
 
 
 def _tenant(row: Tenant) -> TenantOut:
-    return TenantOut(id=row.id, name=row.name, created_at=row.created_at)
+    return TenantOut(
+        id=row.id, name=row.name, created_at=row.created_at, rate_limit_per_minute=row.rate_limit_per_minute
+    )
 
 
 def _key(row: ApiKey) -> KeyOut:
@@ -30,6 +33,11 @@ def _key(row: ApiKey) -> KeyOut:
         created_at=row.created_at,
         revoked_at=row.revoked_at,
     )
+
+
+def _authenticator(request: Request[Any, Any, Any]) -> Authenticator:
+    authenticator: Authenticator = request.app.state.authenticator
+    return authenticator
 
 
 async def provide_tenants(db_session: NamedDependency[AsyncSession]) -> TenantService:
@@ -47,7 +55,7 @@ class AdminController(Controller):
     async def create_tenant(
         self, data: JSONBody[TenantCreate], tenants: NamedDependency[TenantService]
     ) -> TenantOut:
-        row = await tenants.create_tenant(data.name)
+        row = await tenants.create_tenant(data.name, data.rate_limit_per_minute)
         return _tenant(row)
 
     @get("/tenants", operation_id="listTenants", summary="List tenants")
@@ -65,6 +73,27 @@ class AdminController(Controller):
     ) -> TenantOut:
         return _tenant(await tenants.get_tenant(tenant_id))
 
+    @patch(
+        "/tenants/{tenant_id:str}",
+        operation_id="updateTenant",
+        summary="Change a tenant's settings: its rate limit",
+    )
+    async def update_tenant(
+        self,
+        tenant_id: FromPath[str],
+        data: JSONBody[TenantPatch],
+        tenants: NamedDependency[TenantService],
+        request: Request[Any, Any, Any],
+    ) -> TenantOut:
+        if data.rate_limit_per_minute is msgspec.UNSET:
+            return _tenant(await tenants.get_tenant(tenant_id))
+        row = await tenants.set_rate_limit(tenant_id, data.rate_limit_per_minute)
+        # Committed before the cache forgets the tenant's keys, so they are read again with the new
+        # limit: at once in this process, within PERSONA_AUTH_CACHE_SECONDS in the others.
+        await tenants.session.commit()
+        _authenticator(request).forget_tenant(tenant_id)
+        return _tenant(row)
+
     @delete(
         "/tenants/{tenant_id:str}",
         operation_id="deleteTenant",
@@ -79,7 +108,7 @@ class AdminController(Controller):
         await tenants.delete_tenant(tenant_id)
         # Committed before the cache forgets the key, so no request can re-cache it meanwhile.
         await tenants.session.commit()
-        request.app.state.key_cache.evict_tenant(tenant_id)
+        _authenticator(request).forget_tenant(tenant_id)
         await request.app.state.user_data.forget_tenant(tenant_id)
 
     @post(
@@ -127,4 +156,4 @@ class AdminController(Controller):
         row = await tenants.revoke_key(key_id)
         # Committed before the cache forgets the key, so no request can re-cache it meanwhile.
         await tenants.session.commit()
-        request.app.state.key_cache.evict_key(row.secret_hash)
+        _authenticator(request).forget_key(row.secret_hash)

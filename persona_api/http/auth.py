@@ -1,64 +1,128 @@
 """Authentication: the admin token for ``/v1/admin`` and tenant API keys for data routes.
 
 Both arrive as ``Authorization: Bearer ...``. The tenant of a valid key is injected into
-handlers as ``tenant_id``; every data service is scoped by it.
+handlers as ``tenant_id``; every data service is scoped by it. A request's key is checked once:
+the rate-limit middleware (``http.ratelimit``) needs its tenant before the handler runs, and keeps
+the answer in the request's scope, where the ``auth_tenant`` dependency finds it.
 """
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import time
 from collections import OrderedDict
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Generic, TypeVar
 
 from litestar import Request
 from litestar.connection import ASGIConnection
-from litestar.di import NamedDependency
 from litestar.handlers import BaseRouteHandler
-from sqlalchemy.ext.asyncio import AsyncSession
+from litestar.types import Scope
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from persona_api.errors import Unauthorized
-from persona_api.store.tenants import TenantService, hash_key
+from persona_api.store.tenants import KeyOwner, TenantService, hash_key
+
+V = TypeVar("V")
+
+CHECKED = "persona_api.key_owner"
+"""Key of ``scope["state"]`` holding the request's checked key: its :class:`KeyOwner`, or None."""
 
 
-class KeyCache:
-    """API keys recently found valid, by hash, each for ``ttl`` seconds.
+class _Expiring(Generic[V]):
+    """Values by key, each for ``ttl`` seconds; at most ``max_entries`` (the oldest stored go first)."""
 
-    Most requests then skip the key lookup (a database round trip). Revoking a key or deleting a
-    tenant through this process evicts at once; another process serving the same database (more
-    workers or replicas) stops accepting a revoked key within ``ttl``. ``ttl`` 0 disables caching.
-    """
-
-    def __init__(self, ttl: float, max_entries: int = 10_000) -> None:
+    def __init__(
+        self, ttl: float, max_entries: int = 10_000, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.ttl = ttl
         self.max_entries = max_entries
-        self._entries: OrderedDict[str, tuple[str, float]] = OrderedDict()
+        self.clock = clock
+        self._entries: OrderedDict[str, tuple[V, float]] = OrderedDict()
 
-    def get(self, key_hash: str) -> str | None:
-        entry = self._entries.get(key_hash)
+    def get(self, key: str) -> V | None:
+        entry = self._entries.get(key)
         if entry is None:
             return None
-        tenant_id, expires = entry
-        if time.monotonic() >= expires:
-            del self._entries[key_hash]
+        value, expires = entry
+        if self.clock() >= expires:
+            del self._entries[key]
             return None
-        return tenant_id
+        return value
 
-    def put(self, key_hash: str, tenant_id: str) -> None:
+    def put(self, key: str, value: V) -> None:
         if self.ttl <= 0:
             return
-        self._entries[key_hash] = (tenant_id, time.monotonic() + self.ttl)
-        self._entries.move_to_end(key_hash)
+        self._entries[key] = (value, self.clock() + self.ttl)
+        self._entries.move_to_end(key)
         while len(self._entries) > self.max_entries:
             self._entries.popitem(last=False)
 
-    def evict_key(self, key_hash: str) -> None:
-        self._entries.pop(key_hash, None)
+    def evict_key(self, key: str) -> None:
+        self._entries.pop(key, None)
+
+
+class KeyCache(_Expiring[KeyOwner]):
+    """API keys recently found valid, by hash, with their owner (tenant and its rate limit).
+
+    Most requests then skip the key lookup (a database round trip). Revoking a key, deleting a
+    tenant or changing its rate limit through this process evicts at once; another process serving
+    the same database (more workers or replicas) notices within ``ttl``. ``ttl`` 0 disables caching.
+    """
 
     def evict_tenant(self, tenant_id: str) -> None:
-        for key_hash in [h for h, (t, _) in self._entries.items() if t == tenant_id]:
+        for key_hash in [h for h, (owner, _) in self._entries.items() if owner.tenant_id == tenant_id]:
             del self._entries[key_hash]
+
+
+class RefusedKeys(_Expiring[bool]):
+    """Keys recently refused, by hash: repeating one bad key costs one lookup per ``ttl``.
+
+    Keys are random and never become valid once refused (a revoked key stays revoked), so a stale
+    entry can only refuse what the database would refuse too. ``ttl`` 0 disables it.
+    """
+
+    def __contains__(self, key_hash: str) -> bool:
+        return self.get(key_hash) is not None
+
+
+class Authenticator:
+    """Checks API keys: first the cache of valid keys, then that of refused keys, then the database
+    (in a short session of its own: the check runs before the request's transaction opens)."""
+
+    def __init__(self, engine: AsyncEngine, keys: KeyCache, refused: RefusedKeys) -> None:
+        self.engine = engine
+        self.keys = keys
+        self.refused = refused
+
+    def known(self, token: str) -> bool:
+        """Whether checking ``token`` needs no database lookup."""
+        key_hash = hash_key(token)
+        return self.keys.get(key_hash) is not None or key_hash in self.refused
+
+    async def check(self, token: str) -> KeyOwner | None:
+        """The owner of a valid, unrevoked key; None for any other token."""
+        key_hash = hash_key(token)
+        owner = self.keys.get(key_hash)
+        if owner is not None:
+            return owner
+        if key_hash in self.refused:
+            return None
+        try:
+            async with AsyncSession(self.engine) as session:
+                owner = await TenantService(session).authenticate(token)
+        except Unauthorized:
+            self.refused.put(key_hash, True)
+            return None
+        self.keys.put(key_hash, owner)
+        return owner
+
+    def forget_key(self, key_hash: str) -> None:
+        self.keys.evict_key(key_hash)
+
+    def forget_tenant(self, tenant_id: str) -> None:
+        """After a tenant's keys or rate limit changed: its keys are looked up again."""
+        self.keys.evict_tenant(tenant_id)
 
 
 def bearer_token(headers: Any) -> str | None:
@@ -71,20 +135,25 @@ def bearer_token(headers: Any) -> str | None:
     return str(token.strip())
 
 
-async def provide_tenant_id(
-    request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession]
-) -> str:
+def remember_owner(scope: Scope, owner: KeyOwner | None) -> None:
+    """Keep the answer of the request's key check for the ``auth_tenant`` dependency."""
+    scope.setdefault("state", {})[CHECKED] = owner
+
+
+async def provide_tenant_id(request: Request[Any, Any, Any]) -> str:
     """Dependency ``auth_tenant``: the tenant id of the request's API key, or 401."""
     token = bearer_token(request.headers)
     if token is None:
         raise Unauthorized("missing API key: send 'Authorization: Bearer <key>'")
-    cache: KeyCache = request.app.state.key_cache
-    key_hash = hash_key(token)
-    tenant_id = cache.get(key_hash)
-    if tenant_id is None:
-        tenant_id = await TenantService(db_session).authenticate(token)
-        cache.put(key_hash, tenant_id)
-    return tenant_id
+    state = request.scope.get("state") or {}
+    if CHECKED in state:
+        owner: KeyOwner | None = state[CHECKED]
+    else:  # a route the rate-limit middleware does not see
+        authenticator: Authenticator = request.app.state.authenticator
+        owner = await authenticator.check(token)
+    if owner is None:
+        raise Unauthorized("invalid or revoked API key")
+    return owner.tenant_id
 
 
 async def admin_guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
@@ -93,12 +162,3 @@ async def admin_guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRou
     token = bearer_token(connection.headers)
     if token is None or not hmac.compare_digest(token.encode(), expected.encode()):
         raise Unauthorized("admin routes need 'Authorization: Bearer <PERSONA_ADMIN_TOKEN>'")
-
-
-def rate_limit_identity(request: Request[Any, Any, Any]) -> str:
-    """Rate-limit bucket: the API key (hashed, never kept in clear) or the client address."""
-    token = bearer_token(request.headers)
-    if token:
-        return "key:" + hashlib.sha256(token.encode()).hexdigest()[:32]
-    client = request.client
-    return "addr:" + (client.host if client else "unknown")

@@ -24,14 +24,36 @@ Metadata = Annotated[
 ]
 
 
+RateLimit = Annotated[
+    int,
+    msgspec.Meta(
+        ge=0,
+        le=1_000_000,
+        description="Requests per minute, all the tenant's keys together (0: not limited).",
+        examples=[600],
+    ),
+]
+
+
 class TenantCreate(msgspec.Struct, forbid_unknown_fields=True):
     name: Name
+    rate_limit_per_minute: RateLimit | None = None
+    """The tenant's own rate limit; null: the service's ``PERSONA_RATE_LIMIT_PER_MINUTE``."""
+
+
+class TenantPatch(msgspec.Struct, forbid_unknown_fields=True):
+    """The fields to change; a field left out keeps its value."""
+
+    rate_limit_per_minute: RateLimit | msgspec.UnsetType | None = msgspec.UNSET
+    """The tenant's own rate limit; null: back to the service's default."""
 
 
 class TenantOut(msgspec.Struct):
     id: str
     name: str
     created_at: datetime
+    rate_limit_per_minute: int | None
+    """The tenant's own rate limit; null: it has the service's default."""
 
 
 class KeyCreate(msgspec.Struct, forbid_unknown_fields=True):

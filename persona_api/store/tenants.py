@@ -24,6 +24,14 @@ KEY_PREFIX = "pk_"
 
 
 @dataclass(frozen=True)
+class KeyOwner:
+    """Who a valid key belongs to: its tenant, and the tenant's own rate limit (``None``: the default)."""
+
+    tenant_id: str
+    rate_limit_per_minute: int | None
+
+
+@dataclass(frozen=True)
 class IssuedKey:
     """A freshly issued key: ``secret`` is the only copy of the full key that will ever exist."""
 
@@ -45,8 +53,10 @@ class TenantService:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def create_tenant(self, name: str) -> Tenant:
-        tenant = Tenant(id=_new_id("ten"), name=name, created_at=utcnow())
+    async def create_tenant(self, name: str, rate_limit_per_minute: int | None = None) -> Tenant:
+        tenant = Tenant(
+            id=_new_id("ten"), name=name, created_at=utcnow(), rate_limit_per_minute=rate_limit_per_minute
+        )
         self.session.add(tenant)
         await self.session.flush()
         return tenant
@@ -60,6 +70,13 @@ class TenantService:
     async def list_tenants(self, *, limit: int, offset: int) -> tuple[list[Tenant], int]:
         order = (Tenant.created_at.asc(), Tenant.id.asc())
         return await list_and_count(self.session, Tenant, order_by=order, limit=limit, offset=offset)
+
+    async def set_rate_limit(self, tenant_id: str, per_minute: int | None) -> Tenant:
+        """Set the tenant's own requests per minute; ``None`` returns it to the service default."""
+        tenant = await self.get_tenant(tenant_id)
+        tenant.rate_limit_per_minute = per_minute
+        await self.session.flush()
+        return tenant
 
     async def delete_tenant(self, tenant_id: str) -> None:
         tenant = await self.get_tenant(tenant_id)
@@ -97,18 +114,20 @@ class TenantService:
             await self.session.flush()
         return row
 
-    async def authenticate(self, secret: str) -> str:
-        """The tenant id of a valid, unrevoked key; :class:`Unauthorized` otherwise."""
+    async def authenticate(self, secret: str) -> KeyOwner:
+        """The owner of a valid, unrevoked key; :class:`Unauthorized` otherwise."""
         if not secret.startswith(KEY_PREFIX):
             raise Unauthorized("invalid API key")
-        tenant_id = await self.session.scalar(
-            select(ApiKey.tenant_id).where(
-                ApiKey.secret_hash == hash_key(secret), ApiKey.revoked_at.is_(None)
+        row = (
+            await self.session.execute(
+                select(ApiKey.tenant_id, Tenant.rate_limit_per_minute)
+                .join(Tenant, Tenant.id == ApiKey.tenant_id)
+                .where(ApiKey.secret_hash == hash_key(secret), ApiKey.revoked_at.is_(None))
             )
-        )
-        if tenant_id is None:
+        ).first()
+        if row is None:
             raise Unauthorized("invalid or revoked API key")
-        return tenant_id
+        return KeyOwner(tenant_id=row.tenant_id, rate_limit_per_minute=row.rate_limit_per_minute)
 
 
 async def tenant_directory(engine: AsyncEngine) -> list[TenantRef]:

@@ -95,3 +95,55 @@ async def test_deleting_a_tenant_removes_its_users_and_keys(client: Client, tena
     assert (
         await client.get(f"/v1/admin/tenants/{tenant.tenant_id}", headers=admin_headers())
     ).status_code == 404
+
+
+async def test_a_tenant_rate_limit_is_read_and_set_through_the_admin_api(client: Client) -> None:
+    created = await client.post(
+        "/v1/admin/tenants", json={"name": "big", "rate_limit_per_minute": 5000}, headers=admin_headers()
+    )
+    assert created.status_code == 201 and created.json()["rate_limit_per_minute"] == 5000
+    tenant = await new_tenant(client, "plain")
+    path = f"/v1/admin/tenants/{tenant.tenant_id}"
+    assert (await client.get(path, headers=admin_headers())).json()["rate_limit_per_minute"] is None
+
+    for value in (0, 1, 1_000_000, None):
+        response = await client.patch(path, json={"rate_limit_per_minute": value}, headers=admin_headers())
+        assert response.status_code == 200, response.text
+        assert response.json()["rate_limit_per_minute"] == value
+    await client.patch(path, json={"rate_limit_per_minute": 7}, headers=admin_headers())
+    unchanged = await client.patch(path, json={}, headers=admin_headers())  # nothing named, nothing changes
+    assert unchanged.status_code == 200 and unchanged.json()["rate_limit_per_minute"] == 7
+    listed = (await client.get("/v1/admin/tenants?limit=100", headers=admin_headers())).json()["items"]
+    assert {t["id"]: t["rate_limit_per_minute"] for t in listed}[tenant.tenant_id] == 7
+
+
+async def test_a_bad_tenant_rate_limit_is_a_4xx_problem(client: Client, tenant: TenantKey) -> None:
+    path = f"/v1/admin/tenants/{tenant.tenant_id}"
+    for body in (
+        {"rate_limit_per_minute": -1},
+        {"rate_limit_per_minute": 1_000_001},
+        {"rate_limit_per_minute": "fast"},
+        {"rate_limit_per_minute": 1.5},
+        {"rate_limit_per_minute": 2**70},
+        {"burst": 3},
+    ):
+        response = await client.patch(path, json=body, headers=admin_headers())
+        assert response.status_code == 422, (body, response.text)
+        assert response.headers["content-type"].startswith("application/problem+json")
+        assert response.json()["type"] == "urn:persona-api:problem:validation"
+    created = await client.post(
+        "/v1/admin/tenants", json={"name": "x", "rate_limit_per_minute": -5}, headers=admin_headers()
+    )
+    assert created.status_code == 422
+    not_an_object = await client.patch(path, content=b"[1]", headers=admin_headers())
+    assert not_an_object.status_code == 422
+    not_json = await client.patch(path, content=b'{"rate_limit_per_minute":', headers=admin_headers())
+    assert not_json.status_code == 400
+    assert not_json.headers["content-type"].startswith("application/problem+json")
+    missing = await client.patch(
+        "/v1/admin/tenants/ten_nope", json={"rate_limit_per_minute": 5}, headers=admin_headers()
+    )
+    assert missing.status_code == 404
+    assert (await client.get(path, headers=admin_headers())).json()["rate_limit_per_minute"] is None
+    unauthorized = await client.patch(path, json={"rate_limit_per_minute": 5}, headers=tenant.headers)
+    assert unauthorized.status_code == 401
