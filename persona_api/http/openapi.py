@@ -25,6 +25,7 @@ from typing import Any
 
 import msgspec
 from litestar import Litestar, Request
+from litestar.enums import OpenAPIMediaType
 from litestar.handlers import HTTPRouteHandler
 from litestar.openapi.plugins import OpenAPIRenderPlugin
 from litestar.routes import HTTPRoute
@@ -201,7 +202,7 @@ class ContractJSON(OpenAPIRenderPlugin):
     """Serves :func:`contract` at ``/schema/openapi.json``."""
 
     def __init__(self) -> None:
-        super().__init__(path="/openapi.json", media_type="application/vnd.oai.openapi+json")
+        super().__init__(path="/openapi.json", media_type=OpenAPIMediaType.OPENAPI_JSON)
 
     def render(self, request: Request[Any, Any, Any], openapi_schema: dict[str, Any]) -> bytes:
         return msgspec.json.encode(contract(request.app))

@@ -8,39 +8,17 @@ dropped halfway through a response.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import httpx
-import uvicorn
-from litestar import Litestar
 
 from persona_api.app import create_app
 from persona_api.config import Settings
 from persona_api.kernel.embed import MiniLMEmbedder
 from tests.conftest import admin_headers
 from tests.llm_server import FakeLLM, Reply
-
-
-@contextlib.contextmanager
-def served(app: Litestar) -> Iterator[str]:
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None, access_log=False, lifespan="on")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=15)
+from tests.serving import served
 
 
 async def wait_for(condition: str, check: Callable[[], bool], within: float) -> None:
