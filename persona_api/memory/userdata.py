@@ -97,7 +97,7 @@ class MemoryUserData:
                     "valid_from": m.valid_from.isoformat(),
                     "valid_to": m.valid_to.isoformat() if m.valid_to else None,
                     "superseded_by": number.get(m.superseded_by) if m.superseded_by is not None else None,
-                    "provenance": m.provenance,
+                    "provenance": [_observation(o, sname) for o in m.provenance],
                 }
                 for m in memories
             ],
@@ -126,3 +126,11 @@ class MemoryUserData:
 
     async def forget_tenant(self, tenant_id: str) -> None:
         self.indexes.drop_tenant(tenant_id)
+
+
+def _observation(observed: dict[str, Any], session_names: dict[int, str]) -> dict[str, Any]:
+    """An observation as exported: its session by the client's id (the row id is every tenant's)."""
+    out = {k: v for k, v in observed.items() if k != "session_id"}
+    session_id = observed.get("session_id")
+    out["session"] = session_names.get(session_id) if session_id is not None else None
+    return out

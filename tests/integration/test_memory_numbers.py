@@ -308,3 +308,20 @@ async def test_migration_numbers_memories_written_before_it(
         assert [(x["memory_id"], x["linked_id"]) for x in export["links"]] == [(1, 3), (2, 3)]
         made = await remember(client, first, "ann", "Ann sings in a choir.")
         assert made["status"] == "created" and made["memory"]["id"] == 4
+
+
+async def test_the_export_names_observations_sessions_by_the_clients_ids(
+    client: Client, tenant: TenantKey
+) -> None:
+    h = tenant.headers
+    await add_user(client, tenant, "eve")
+    partner = await client.post("/v1/users/eve/partners", json={"id": "ann", "name": "Ann"}, headers=h)
+    assert partner.status_code == 201, partner.text
+    made = await client.post("/v1/users/eve/sessions", json={"id": "trip", "partners": ["ann"]}, headers=h)
+    assert made.status_code == 201, made.text
+    turns = {"turns": [{"speaker": "user", "text": "I am allergic to peanuts.", "id": "t1"}]}
+    assert (await client.post("/v1/users/eve/sessions/trip/turns", json=turns, headers=h)).status_code == 201
+    export = (await client.get("/v1/users/eve/export", headers=h)).json()["data"]["memory"]
+    observations = [o for m in export["memories"] for o in m["provenance"]]
+    assert observations, export["memories"]
+    assert all(o["session"] == "trip" and "session_id" not in o for o in observations), observations
