@@ -37,6 +37,7 @@ import itertools
 import os
 import random
 import subprocess
+import sys
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
@@ -47,7 +48,7 @@ from typing import Any
 import httpx
 import numpy as np
 from chat_overhead import QUERIES, drain_time, instant_llm, progress
-from httpbench import checked, code_version, run_and_report, run_cli, serving, wait_for_version
+from httpbench import checked, code_version, run_and_report, run_cli, service_env, serving, wait_for_version
 from memory_search import Corpus
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -386,25 +387,43 @@ class Watcher:
 
 
 async def reindex_midway(
-    api: httpx.AsyncClient, origin: float, at: float, workdir: Path, url: str, token: str
+    api: httpx.AsyncClient, origin: float, at: float, end: float, workdir: Path, url: str, token: str
 ) -> dict[str, Any]:
-    """``persona-api reindex`` at ``at`` seconds; how long the job ran and when the server swapped."""
+    """``persona-api reindex`` at ``at`` seconds after ``origin``: how long the job ran and when the
+    server swapped its version in. A job still running at ``end`` is stopped (and reported so)."""
     await asyncio.sleep(max(0.0, origin + at - time.perf_counter()))
     before = (await api.get("/readyz")).json().get("artifact_version")
     progress("re-index (persona-api reindex) beside the soak ...")
-    started = time.perf_counter()
-    try:
-        await asyncio.to_thread(run_cli, workdir, url, token, "reindex")
-    except subprocess.CalledProcessError as exc:
-        return {"at_min": round(at / 60, 2), "failed": f"exit {exc.returncode}, see reindex.log"}
-    job = time.perf_counter() - started
+    started, result = time.perf_counter(), {"at_min": round(at / 60, 2)}
+    with (workdir / "reindex-midway.log").open("w") as log:
+        job = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "persona_api",
+            "reindex",
+            env=service_env(workdir, url, token),
+            cwd=workdir,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            code = await asyncio.wait_for(job.wait(), max(1.0, origin + end - time.perf_counter()))
+        except TimeoutError:
+            job.terminate()
+            await job.wait()
+            return result | {"failed": f"still running after {time.perf_counter() - started:.0f} s; stopped"}
+    result["job_s"] = round(time.perf_counter() - started, 1)
+    if code:
+        return result | {"failed": f"exit {code}, see reindex-midway.log"}
     while (version := (await api.get("/readyz")).json().get("artifact_version")) == before:
-        if time.perf_counter() - started > job + 300:
-            return {"at_min": round(at / 60, 2), "job_s": round(job, 1), "failed": "never swapped in"}
+        if time.perf_counter() > origin + end + 60:
+            return result | {"failed": "never swapped in"}
         await asyncio.sleep(0.5)
-    swapped = time.perf_counter() - started
-    progress(f"re-index took {job:.0f} s; the server serves {version} {swapped:.0f} s after its start")
-    return {"at_min": round(at / 60, 2), "job_s": round(job, 1), "swapped_s": round(swapped, 1)}
+    result["swapped_s"] = round(time.perf_counter() - started, 1)
+    progress(
+        f"re-index took {result['job_s']:.0f} s; {version} served {result['swapped_s']:.0f} s after its start"
+    )
+    return result
 
 
 # --- the run -----------------------------------------------------------------------------------------
@@ -422,21 +441,21 @@ async def run(workdir: Path, args: argparse.Namespace) -> dict[str, Any]:
         }
         with serving(workdir, url, token, env) as (base, startup):
             progress(f"server up in {startup:.1f} s at {base}; instant LLM at {llm}")
-            async with httpx.AsyncClient(
-                base_url=base, headers={"Authorization": f"Bearer {token}"}
-            ) as admin:
+            admin_auth = {"Authorization": f"Bearer {token}"}
+            async with httpx.AsyncClient(base_url=base, headers=admin_auth, timeout=60) as admin:
                 tenant = checked(await admin.post("/v1/admin/tenants", json={"name": "soak"}))["id"]
                 key = checked(await admin.post(f"/v1/admin/tenants/{tenant}/keys", json={"name": "soak"}))[
                     "key"
                 ]
-            limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
-            async with httpx.AsyncClient(
-                base_url=base, headers={"Authorization": f"Bearer {key}"}, limits=limits, timeout=60
-            ) as api:
-                w = await seed(api, args)
+            auth = {"Authorization": f"Bearer {key}"}
+            # The seed's batches embed hundreds of texts: a patient client for them.
+            async with httpx.AsyncClient(base_url=base, headers=auth, timeout=900) as loader:
+                w = await seed(loader, args)
                 progress("training (persona-api reindex) ...")
                 train_s = await asyncio.to_thread(run_cli, workdir, url, token, "reindex")
-                await wait_for_version(api)
+                await wait_for_version(loader)
+            limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
+            async with httpx.AsyncClient(base_url=base, headers=auth, limits=limits, timeout=60) as api:
                 return await soak(api, w, workdir, url, token, sqlite_file, args) | {
                     "startup_s": round(startup, 1),
                     "train_s": round(train_s, 1),
@@ -471,7 +490,9 @@ async def soak(
     minutes: list[Minute] = []
     origin = time.perf_counter() + 1.0
     watch = asyncio.create_task(watcher.every_minute(origin, args.minutes, minutes))
-    reindex = asyncio.create_task(reindex_midway(api, origin, args.reindex_at * 60, workdir, url, token))
+    reindex = asyncio.create_task(
+        reindex_midway(api, origin, args.reindex_at * 60, args.minutes * 60, workdir, url, token)
+    )
     samples = await open_loop(work, rate, args.minutes * 60.0, origin)
     await watch
     await watcher.engine.dispose()
