@@ -8,11 +8,12 @@ import msgspec
 from litestar import Controller, Request, delete, get, patch, post
 from litestar.di import NamedDependency, Provide
 from litestar.pagination import OffsetPagination
-from litestar.params import FromPath, JSONBody
+from litestar.params import JSONBody
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from persona_api.http.auth import Authenticator, admin_guard
 from persona_api.http.pagination import PageRequest
+from persona_api.http.paths import IdPath
 from persona_api.http.schemas import IssuedKeyOut, KeyCreate, KeyOut, TenantCreate, TenantOut, TenantPatch
 from persona_api.store.tables import ApiKey, Tenant
 from persona_api.store.tenants import TenantService
@@ -68,9 +69,7 @@ class AdminController(Controller):
         )
 
     @get("/tenants/{tenant_id:str}", operation_id="getTenant", summary="Get a tenant")
-    async def get_tenant(
-        self, tenant_id: FromPath[str], tenants: NamedDependency[TenantService]
-    ) -> TenantOut:
+    async def get_tenant(self, tenant_id: IdPath, tenants: NamedDependency[TenantService]) -> TenantOut:
         return _tenant(await tenants.get_tenant(tenant_id))
 
     @patch(
@@ -80,7 +79,7 @@ class AdminController(Controller):
     )
     async def update_tenant(
         self,
-        tenant_id: FromPath[str],
+        tenant_id: IdPath,
         data: JSONBody[TenantPatch],
         tenants: NamedDependency[TenantService],
         request: Request[Any, Any, Any],
@@ -101,7 +100,7 @@ class AdminController(Controller):
     )
     async def delete_tenant(
         self,
-        tenant_id: FromPath[str],
+        tenant_id: IdPath,
         tenants: NamedDependency[TenantService],
         request: Request[Any, Any, Any],
     ) -> None:
@@ -118,7 +117,7 @@ class AdminController(Controller):
     )
     async def issue_key(
         self,
-        tenant_id: FromPath[str],
+        tenant_id: IdPath,
         tenants: NamedDependency[TenantService],
         data: JSONBody[KeyCreate | None] = None,
     ) -> IssuedKeyOut:
@@ -140,7 +139,7 @@ class AdminController(Controller):
     )
     async def list_keys(
         self,
-        tenant_id: FromPath[str],
+        tenant_id: IdPath,
         tenants: NamedDependency[TenantService],
         page: NamedDependency[PageRequest],
     ) -> OffsetPagination[KeyOut]:
@@ -151,7 +150,7 @@ class AdminController(Controller):
 
     @delete("/keys/{key_id:str}", operation_id="revokeApiKey", summary="Revoke an API key")
     async def revoke_key(
-        self, key_id: FromPath[str], tenants: NamedDependency[TenantService], request: Request[Any, Any, Any]
+        self, key_id: IdPath, tenants: NamedDependency[TenantService], request: Request[Any, Any, Any]
     ) -> None:
         row = await tenants.revoke_key(key_id)
         # Committed before the cache forgets the key, so no request can re-cache it meanwhile.

@@ -17,13 +17,14 @@ from typing import Any
 
 from litestar import Controller, Response, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, JSONBody
+from litestar.params import JSONBody
 from litestar.response import ServerSentEvent, ServerSentEventMessage
 
 from persona_api.chat.service import ChatRequest, ChatService, Prepared
 from persona_api.errors import PersonaError
 from persona_api.http.chat_schemas import AssistantMessage, ChatIn, ChatOut, MemoryUsed, UsageOut
-from persona_api.http.openapi import answers
+from persona_api.http.openapi import EVENT_STREAM, answers
+from persona_api.http.paths import IdPath
 from persona_api.http.problems import BUSY_DETAIL, database_busy
 from persona_api.llm.protocol import Chunk
 from persona_api.logs import current_request_id
@@ -62,10 +63,10 @@ class ChatController(Controller):
         operation_id="chat",
         summary="Chat with the configured LLM, personalized",
         status_code=200,
-        opt=answers(502, 503, 504),
+        opt=answers(502, 503, 504) | EVENT_STREAM,
     )
     async def chat(
-        self, user_id: FromPath[str], data: JSONBody[ChatIn], chat: NamedDependency[ChatService]
+        self, user_id: IdPath, data: JSONBody[ChatIn], chat: NamedDependency[ChatService]
     ) -> Response[Any]:
         options = {
             k: v

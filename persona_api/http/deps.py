@@ -14,12 +14,12 @@ from collections.abc import AsyncGenerator
 
 from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
-from litestar.params import FromPath
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from persona_api.chat.service import ChatService
 from persona_api.chat.system import SystemMessages
 from persona_api.http.pagination import provide_page
+from persona_api.http.paths import IdPath
 from persona_api.memory.context import MemoryContext
 from persona_api.memory.conversations import Conversations
 from persona_api.memory.service import Memories
@@ -57,11 +57,11 @@ def provide_users(
     return UserService(db_session, auth_tenant, state.user_data)
 
 
-async def provide_user(user_id: FromPath[str], users: NamedDependency[UserService]) -> User:
+async def provide_user(user_id: IdPath, users: NamedDependency[UserService]) -> User:
     return await users.get(user_id)
 
 
-async def provide_user_or_new(user_id: FromPath[str], users: NamedDependency[UserService]) -> User:
+async def provide_user_or_new(user_id: IdPath, users: NamedDependency[UserService]) -> User:
     return await users.get_or_create(user_id)
 
 

@@ -6,6 +6,8 @@
   as deep, and parsing and validating unbounded nesting recurses without limit.
 - Query parameters the route does not take (a 422 naming them): a misspelt ``?limt=`` would
   otherwise be ignored in silence.
+- A JSON body its schema does not admit, decoded strictly (a 422 naming the field): Litestar's
+  own decoding is lax and would take ``0`` for a date or a boolean, which the schema forbids.
 
 Both checks read the body once; Litestar keeps it for the handler, so it is not read twice.
 """
@@ -15,6 +17,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import msgspec
 from litestar import Litestar, Request
 from litestar.handlers import HTTPRouteHandler
 from litestar.routes import HTTPRoute
@@ -46,6 +49,40 @@ async def refuse_bad_input(request: Request[Any, Any, Any]) -> None:
             f"the body nests objects and arrays more than {MAX_DEPTH} deep",
             [FieldProblem("body", f"at most {MAX_DEPTH} levels of nesting")],
         )
+    _decode_strictly(request, body)
+
+
+def _body_types(app: Litestar) -> dict[int, Any]:
+    """The type of each handler's JSON ``data`` (handlers without one are absent), by ``id``."""
+    types: dict[int, Any] | None = app.state.get("body_types")
+    if types is None:
+        types = {}
+        for route in app.routes:
+            if isinstance(route, HTTPRoute):
+                for handler in route.route_handlers:
+                    data = handler.parsed_fn_signature.parameters.get("data")
+                    if data is not None:
+                        types[id(handler)] = data.annotation
+        app.state.body_types = types
+    return types
+
+
+def _decode_strictly(request: Request[Any, Any, Any], body: bytes) -> None:
+    handler = request.scope.get("route_handler")
+    kind = _body_types(request.app).get(id(handler)) if handler is not None else None
+    content_type = request.headers.get("content-type", "application/json")
+    if kind is None or "json" not in content_type:
+        return
+    try:
+        msgspec.json.decode(body, type=kind, strict=True)
+    except msgspec.ValidationError as exc:
+        message = str(exc)
+        field = message.rsplit(" - at `$", 1)[1].rstrip("`").lstrip(".") if " - at `$" in message else "body"
+        raise InvalidInput(
+            "the request has invalid fields", [FieldProblem(field or "body", message.split(" - ")[0])]
+        ) from None
+    except msgspec.DecodeError:
+        return  # not JSON at all: Litestar's own decoding answers that (400)
 
 
 def _query_names(app: Litestar) -> dict[int, frozenset[str]]:

@@ -7,7 +7,7 @@ from typing import Annotated
 from litestar import Controller, Response, delete, get, post
 from litestar.di import NamedDependency
 from litestar.pagination import OffsetPagination
-from litestar.params import FromPath, FromQuery, JSONBody, PathParameter
+from litestar.params import FromQuery, JSONBody, PathParameter
 
 from persona_api.errors import PayloadTooLarge
 from persona_api.http.deps import CREATES_USER
@@ -33,6 +33,7 @@ from persona_api.http.memory_schemas import (
 from persona_api.http.memory_views import memory_out, partner_out, session_out, turn_out
 from persona_api.http.openapi import answers
 from persona_api.http.pagination import PageRequest
+from persona_api.http.paths import IdPath
 from persona_api.memory.conversations import Conversations, TurnIn
 from persona_api.memory.service import Memories, Query
 from persona_api.store.tables import User
@@ -81,7 +82,7 @@ class MemoryController(Controller):
         status_code=200,
     )
     async def delete_partner_memories(
-        self, partner_id: FromPath[str], user: NamedDependency[User], memories: NamedDependency[Memories]
+        self, partner_id: IdPath, user: NamedDependency[User], memories: NamedDependency[Memories]
     ) -> DeletedCount:
         return DeletedCount(deleted=await memories.delete_about(user, partner_id))
 
@@ -119,7 +120,7 @@ class MemoryController(Controller):
     @get("/sessions/{session_id:str}", operation_id="getSession", summary="Get a session")
     async def get_session(
         self,
-        session_id: FromPath[str],
+        session_id: IdPath,
         user: NamedDependency[User],
         conversations: NamedDependency[Conversations],
     ) -> SessionOut:
@@ -133,7 +134,7 @@ class MemoryController(Controller):
     )
     async def append_turns(
         self,
-        session_id: FromPath[str],
+        session_id: IdPath,
         data: JSONBody[TurnBatch],
         user: NamedDependency[User],
         conversations: NamedDependency[Conversations],
@@ -160,7 +161,7 @@ class MemoryController(Controller):
     )
     async def list_turns(
         self,
-        session_id: FromPath[str],
+        session_id: IdPath,
         user: NamedDependency[User],
         conversations: NamedDependency[Conversations],
         page: NamedDependency[PageRequest],

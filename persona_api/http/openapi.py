@@ -21,7 +21,7 @@ import copy
 import inspect
 from collections.abc import Iterable, Sequence
 from http import HTTPStatus
-from typing import Any
+from typing import Any, get_args
 
 import msgspec
 from litestar import Litestar, Request
@@ -81,6 +81,10 @@ def answers(*statuses: int) -> dict[str, Any]:
         "problems": tuple(s for s in statuses if s >= 400),
         "successes": tuple(s for s in statuses if s < 400),
     }
+
+
+EVENT_STREAM = {"event_stream": True}
+"""A handler's ``opt=`` (with ``|``): with ``stream: true`` its success is ``text/event-stream``."""
 
 
 def batch_of(kind: type[msgspec.Struct], limit: int) -> dict[str, Any]:
@@ -175,17 +179,36 @@ def complete_document(
                     extra.append(batch[0])
                 responses = operation.setdefault("responses", {})
                 declared = responses.get(str(handler.status_code))
+                if handler.opt.get("event_stream") and declared is not None:
+                    declared.setdefault("content", {})["text/event-stream"] = {
+                        "schema": {"type": "string", "description": "Server-sent events"}
+                    }
                 for status in handler.opt.get("successes", ()):
                     if declared is not None:
                         responses.setdefault(str(status), copy.deepcopy(declared))
                 for status in sorted(_statuses(handler, path, operation, limited)):
                     responses[str(status)] = _problem_response(status)
                 operation["security"] = _security(handler)
-    _, components = msgspec.json.schema_components(extra, ref_template=REF)
+    # Request bodies as msgspec validates them: Litestar's schemas drop the bounds of optional
+    # fields (``Annotated[str, Meta(max_length=...)] | None``), which the server still enforces.
+    _, components = msgspec.json.schema_components([*extra, *_bodies(routes)], ref_template=REF)
     schemas = doc.setdefault("components", {}).setdefault("schemas", {})
-    for name, schema in components.items():
-        schemas.setdefault(name, schema)
+    schemas.update(components)
     return doc
+
+
+def _bodies(routes: Iterable[HTTPRoute]) -> list[type[msgspec.Struct]]:
+    """The Structs that handlers take as their JSON ``data``."""
+    found: list[type[msgspec.Struct]] = []
+    for route in routes:
+        for handler in route.route_handlers:
+            data = handler.parsed_fn_signature.parameters.get("data")
+            if data is None:
+                continue
+            for kind in (data.annotation, *get_args(data.annotation)):
+                if isinstance(kind, type) and issubclass(kind, msgspec.Struct) and kind not in found:
+                    found.append(kind)
+    return found
 
 
 def contract(app: Litestar) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 from litestar import Controller, Request, delete, get, post, put
 from litestar.di import NamedDependency
 from litestar.pagination import OffsetPagination
-from litestar.params import FromPath, JSONBody, QueryParameter
+from litestar.params import JSONBody, QueryParameter
 
 from persona_api.http.deps import CREATES_USER
 from persona_api.http.openapi import answers, batch_of
@@ -35,6 +35,7 @@ from persona_api.http.pairing_schemas import (
     SuggestionsOut,
     WriteOut,
 )
+from persona_api.http.paths import IdPath
 from persona_api.http.recs import read_batch
 from persona_api.pairing.ingredients import IngredientIn, WriteResult
 from persona_api.pairing.pantry import Pantry
@@ -129,7 +130,7 @@ class IngredientController(Controller):
         )
 
     @get("/{name:str}", operation_id="getIngredient", summary="An ingredient with its flavor compounds")
-    async def get_ingredient(self, name: FromPath[str], pantry: NamedDependency[Pantry]) -> IngredientDetail:
+    async def get_ingredient(self, name: IdPath, pantry: NamedDependency[Pantry]) -> IngredientDetail:
         row = await pantry.get_ingredient(name)
         return IngredientDetail(
             name=row.name,
@@ -190,12 +191,12 @@ class RecipeController(Controller):
         )
 
     @get("/{recipe_id:str}", operation_id="getRecipe", summary="A recipe")
-    async def get_recipe(self, recipe_id: FromPath[str], pantry: NamedDependency[Pantry]) -> RecipeOut:
+    async def get_recipe(self, recipe_id: IdPath, pantry: NamedDependency[Pantry]) -> RecipeOut:
         row = await pantry.get_recipe(recipe_id)
         return recipe_out((await pantry.views([row]))[0])
 
     @delete("/{recipe_id:str}", operation_id="deleteRecipe", summary="Delete a recipe")
-    async def delete_recipe(self, recipe_id: FromPath[str], pantry: NamedDependency[Pantry]) -> None:
+    async def delete_recipe(self, recipe_id: IdPath, pantry: NamedDependency[Pantry]) -> None:
         await pantry.delete_recipe(recipe_id)
 
 

@@ -11,10 +11,11 @@ from __future__ import annotations
 from litestar import Controller, delete, get, post, put
 from litestar.di import NamedDependency
 from litestar.pagination import OffsetPagination
-from litestar.params import FromPath, JSONBody
+from litestar.params import JSONBody
 
 from persona_api.http.deps import CREATES_USER
 from persona_api.http.pagination import PageRequest
+from persona_api.http.paths import IdPath
 from persona_api.http.preference_schemas import (
     ComparisonBatch,
     ComparisonOut,
@@ -59,7 +60,7 @@ class PreferenceController(Controller):
     )
     async def add_comparisons(
         self,
-        user_id: FromPath[str],
+        user_id: IdPath,
         data: JSONBody[ComparisonBatch],
         user: NamedDependency[User],
         preferences: NamedDependency[Preferences],
@@ -111,7 +112,7 @@ class PreferenceController(Controller):
     )
     async def delete_comparison(
         self,
-        comparison_id: FromPath[str],
+        comparison_id: IdPath,
         user: NamedDependency[User],
         preferences: NamedDependency[Preferences],
     ) -> None:
@@ -119,7 +120,7 @@ class PreferenceController(Controller):
 
     @get("/preferences", operation_id="getPreferences", summary="The user's preference latent")
     async def get_latent(
-        self, user_id: FromPath[str], user: NamedDependency[User], preferences: NamedDependency[Preferences]
+        self, user_id: IdPath, user: NamedDependency[User], preferences: NamedDependency[Preferences]
     ) -> LatentOut:
         return latent_out(user_id, await preferences.current(user))
 
@@ -160,7 +161,7 @@ class PreferenceController(Controller):
     )
     async def score(
         self,
-        user_id: FromPath[str],
+        user_id: IdPath,
         data: JSONBody[ScoreRequest],
         user: NamedDependency[User],
         preferences: NamedDependency[Preferences],
@@ -175,7 +176,7 @@ class PreferenceController(Controller):
     )
     async def next_query(
         self,
-        user_id: FromPath[str],
+        user_id: IdPath,
         data: JSONBody[QueryRequest],
         user: NamedDependency[User],
         preferences: NamedDependency[Preferences],
@@ -186,7 +187,7 @@ class PreferenceController(Controller):
     @get("/preferences/objective", operation_id="getObjective", summary="The user's objective direction")
     async def get_objective(
         self,
-        user_id: FromPath[str],
+        user_id: IdPath,
         user: NamedDependency[User],
         preferences: NamedDependency[Preferences],
     ) -> ObjectiveOut:
@@ -201,7 +202,7 @@ class PreferenceController(Controller):
     )
     async def set_objective(
         self,
-        user_id: FromPath[str],
+        user_id: IdPath,
         data: JSONBody[ObjectiveBody],
         user: NamedDependency[User],
         preferences: NamedDependency[Preferences],
@@ -212,7 +213,7 @@ class PreferenceController(Controller):
     @delete("/preferences/objective", operation_id="clearObjective", summary="Clear the objective direction")
     async def clear_objective(
         self,
-        user_id: FromPath[str],
+        user_id: IdPath,
         user: NamedDependency[User],
         preferences: NamedDependency[Preferences],
     ) -> None:

@@ -12,12 +12,13 @@ from typing import Annotated, Any, Literal
 from litestar import Controller, Request, delete, get, post
 from litestar.di import NamedDependency
 from litestar.pagination import OffsetPagination
-from litestar.params import FromPath, JSONBody, QueryParameter
+from litestar.params import JSONBody, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from persona_api.errors import FieldProblem, InvalidInput
 from persona_api.http.openapi import batch_of
 from persona_api.http.pagination import PageRequest
+from persona_api.http.paths import IdPath
 from persona_api.http.recs_schemas import (
     MAX_EVENTS_PER_BATCH,
     MAX_ITEMS_PER_BATCH,
@@ -141,7 +142,7 @@ class ItemController(Controller):
         )
 
     @get("/{item_id:str}", operation_id="getItem", summary="Get a catalog item")
-    async def get_item(self, item_id: FromPath[str], catalog: NamedDependency[Catalog]) -> ItemOut:
+    async def get_item(self, item_id: IdPath, catalog: NamedDependency[Catalog]) -> ItemOut:
         return item_out(await catalog.get(item_id))
 
     @delete(
@@ -149,13 +150,13 @@ class ItemController(Controller):
         operation_id="deleteItem",
         summary="Delete an item with its interactions and reviews",
     )
-    async def delete_item(self, item_id: FromPath[str], catalog: NamedDependency[Catalog]) -> None:
+    async def delete_item(self, item_id: IdPath, catalog: NamedDependency[Catalog]) -> None:
         await catalog.delete(item_id)
 
     @get("/{item_id:str}/similar", operation_id="similarItems", summary="Items similar to an item")
     async def similar(
         self,
-        item_id: FromPath[str],
+        item_id: IdPath,
         recommender: NamedDependency[Recommender],
         k: K = 10,
         filter: Filters = None,
@@ -205,7 +206,7 @@ class RecommendationController(Controller):
     )
     async def list_interactions(
         self,
-        user_id: FromPath[str],
+        user_id: IdPath,
         user: NamedDependency[User],
         events: NamedDependency[Events],
         page: NamedDependency[PageRequest],
@@ -224,7 +225,7 @@ class RecommendationController(Controller):
     )
     async def for_user(
         self,
-        user_id: FromPath[str],
+        user_id: IdPath,
         user: NamedDependency[User],
         preferences: NamedDependency[Preferences],
         recommender: NamedDependency[Recommender],
@@ -266,7 +267,7 @@ class RecommendationController(Controller):
 
     @get("/users/{user_id:str}/code", operation_id="userCode", summary="The user's quantized taste code")
     async def user_code(
-        self, user_id: FromPath[str], user: NamedDependency[User], recommender: NamedDependency[Recommender]
+        self, user_id: IdPath, user: NamedDependency[User], recommender: NamedDependency[Recommender]
     ) -> UserCodeOut:
         code = await recommender.user_code(user)
         return UserCodeOut(

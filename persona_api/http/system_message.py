@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from litestar import Controller, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, JSONBody
+from litestar.params import JSONBody
 
 from persona_api.chat.render import Part
 from persona_api.chat.system import SystemMessage, SystemMessages
+from persona_api.http.paths import IdPath
 from persona_api.http.values_schemas import PartOut, SystemMessageOut, SystemMessageRequest
 
 
@@ -42,7 +43,7 @@ class SystemMessageController(Controller):
     )
     async def render(
         self,
-        user_id: FromPath[str],
+        user_id: IdPath,
         data: JSONBody[SystemMessageRequest],
         system_messages: NamedDependency[SystemMessages],
     ) -> SystemMessageOut:

@@ -11,9 +11,10 @@ from __future__ import annotations
 from litestar import Controller, delete, get, put
 from litestar.di import NamedDependency
 from litestar.pagination import OffsetPagination
-from litestar.params import FromPath, JSONBody
+from litestar.params import JSONBody
 
 from persona_api.http.pagination import PageRequest
+from persona_api.http.paths import IdPath
 from persona_api.http.values_schemas import PreferenceOut, ValuesIn, ValuesOut
 from persona_api.values.service import Preference, ValueProfiles, Values
 
@@ -60,20 +61,18 @@ class ValuesController(Controller):
 
     @put("/", operation_id="putValues", summary="Store a new version of the user's value profile")
     async def put_values(
-        self, user_id: FromPath[str], data: JSONBody[ValuesIn], value_profiles: NamedDependency[ValueProfiles]
+        self, user_id: IdPath, data: JSONBody[ValuesIn], value_profiles: NamedDependency[ValueProfiles]
     ) -> ValuesOut:
         return values_out(await value_profiles.put(user_id, _preferences(data), data.note))
 
     @get("/", operation_id="getValues", summary="The latest version of the user's value profile")
-    async def get_values(
-        self, user_id: FromPath[str], value_profiles: NamedDependency[ValueProfiles]
-    ) -> ValuesOut:
+    async def get_values(self, user_id: IdPath, value_profiles: NamedDependency[ValueProfiles]) -> ValuesOut:
         return values_out(await value_profiles.latest(user_id))
 
     @get("/history", operation_id="listValueVersions", summary="Every version of the profile, newest first")
     async def history(
         self,
-        user_id: FromPath[str],
+        user_id: IdPath,
         value_profiles: NamedDependency[ValueProfiles],
         page: NamedDependency[PageRequest],
     ) -> OffsetPagination[ValuesOut]:
@@ -87,8 +86,8 @@ class ValuesController(Controller):
     )
     async def put_partner_values(
         self,
-        user_id: FromPath[str],
-        partner_id: FromPath[str],
+        user_id: IdPath,
+        partner_id: IdPath,
         data: JSONBody[ValuesIn],
         value_profiles: NamedDependency[ValueProfiles],
     ) -> ValuesOut:
@@ -99,8 +98,8 @@ class ValuesController(Controller):
     @get("/partners/{partner_id:str}", operation_id="getPartnerValues", summary="The latest partner override")
     async def get_partner_values(
         self,
-        user_id: FromPath[str],
-        partner_id: FromPath[str],
+        user_id: IdPath,
+        partner_id: IdPath,
         value_profiles: NamedDependency[ValueProfiles],
     ) -> ValuesOut:
         return values_out(await value_profiles.latest(user_id, partner=partner_id))
@@ -112,8 +111,8 @@ class ValuesController(Controller):
     )
     async def partner_history(
         self,
-        user_id: FromPath[str],
-        partner_id: FromPath[str],
+        user_id: IdPath,
+        partner_id: IdPath,
         value_profiles: NamedDependency[ValueProfiles],
         page: NamedDependency[PageRequest],
     ) -> OffsetPagination[ValuesOut]:
@@ -129,8 +128,8 @@ class ValuesController(Controller):
     )
     async def delete_partner_values(
         self,
-        user_id: FromPath[str],
-        partner_id: FromPath[str],
+        user_id: IdPath,
+        partner_id: IdPath,
         value_profiles: NamedDependency[ValueProfiles],
     ) -> None:
         await value_profiles.delete_override(user_id, partner_id)
