@@ -181,7 +181,9 @@ def complete_document(
                 declared = responses.get(str(handler.status_code))
                 if handler.opt.get("event_stream") and declared is not None:
                     declared.setdefault("content", {})["text/event-stream"] = {
-                        "schema": {"type": "string", "description": "Server-sent events"}
+                        "schema": {
+                            "description": "Events: persona.context, chat.completion.chunk objects, [DONE]"
+                        }
                     }
                 for status in handler.opt.get("successes", ()):
                     if declared is not None:
