@@ -183,7 +183,7 @@ def create_app(
     rate_limiter = RateLimiter(
         counters,
         per_minute=settings.rate_limit_per_minute,
-        failed_auth_per_minute=settings.rate_limit_failed_auth_per_minute,
+        failed_auth_per_minute=settings.failed_auth_per_minute,
     )
     prometheus = PrometheusConfig(
         app_name="persona_api", prefix="persona", group_path=True, exclude=OPS_PATHS

@@ -19,6 +19,7 @@ DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./var/persona.db"
 
 
 EXTRACTION_WORKERS = ("process", "inline", "external")
+FAILED_AUTH_PER_MINUTE = 30
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -44,8 +45,9 @@ class Settings:
     rate_limit_per_minute: int = 600
     """Requests per minute per tenant (all its keys together) unless the tenant has a limit of its
     own, and per client address for requests without a key; 0: no default limit."""
-    rate_limit_failed_auth_per_minute: int = 30
-    """Requests per minute per client address whose API key is refused; 0: not limited."""
+    rate_limit_failed_auth_per_minute: int | None = None
+    """Requests per minute per client address whose API key is refused; 0: not limited. Unset:
+    :data:`FAILED_AUTH_PER_MINUTE`, or the default limit if that is lower (so off when it is 0)."""
     rate_limit_store: str = "memory"
     """Where the counts are kept: ``memory`` (per process) or a ``redis://`` URL (shared)."""
     trusted_proxy_header: str | None = None
@@ -119,6 +121,13 @@ class Settings:
         return self.database_url.startswith("sqlite")
 
     @property
+    def failed_auth_per_minute(self) -> int:
+        """The limit of requests with refused keys per client address, with the default resolved."""
+        if self.rate_limit_failed_auth_per_minute is not None:
+            return self.rate_limit_failed_auth_per_minute
+        return min(FAILED_AUTH_PER_MINUTE, self.rate_limit_per_minute)
+
+    @property
     def admin_token_file(self) -> Path:
         return self.var_dir / "admin_token"
 
@@ -153,6 +162,8 @@ def _parse(name: str, raw: str, kind: Any) -> Any:
             return tuple(part.strip() for part in raw.split(",") if part.strip())
         if kind in ("str | None",):
             return raw or None
+        if kind in ("int | None",):
+            return int(raw) if raw.strip() else None
         return raw
     except ValueError:
         raise ConfigurationError(f"{env}={raw!r} is not a valid {kind}") from None
@@ -206,7 +217,7 @@ _HEADER_NAME = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")
 
 
 def _validate_rate_limits(s: Settings) -> None:
-    if s.rate_limit_per_minute < 0 or s.rate_limit_failed_auth_per_minute < 0:
+    if s.rate_limit_per_minute < 0 or (s.rate_limit_failed_auth_per_minute or 0) < 0:
         raise ConfigurationError(
             "PERSONA_RATE_LIMIT_PER_MINUTE and PERSONA_RATE_LIMIT_FAILED_AUTH_PER_MINUTE must be >= 0"
         )

@@ -112,7 +112,9 @@ class RateLimiter:
         key = f"{policy.name}:{partition}:{int(window)}"
         reset = max(1, math.ceil(policy.window - elapsed))
         if count:
-            used = await self.counters.incr(key, expires_in=reset + 1)
+            # Kept a whole window, not just what is left of it: the key names its window, so it is
+            # never counted in again, and the store's clock need not agree with ``clock``.
+            used = await self.counters.incr(key, expires_in=policy.window + 1)
         else:
             seen = await self.counters.count(key)
             used = None if seen is None else seen + 1

@@ -67,9 +67,20 @@ class Clock:
         return self.now
 
 
+class RecordingCounters(MemoryCounters):
+    def __init__(self) -> None:
+        super().__init__()
+        self.expiries: list[int] = []
+
+    async def incr(self, key: str, expires_in: int) -> int | None:
+        self.expiries.append(expires_in)
+        return await super().incr(key, expires_in)
+
+
 async def test_a_window_counts_until_it_resets_and_peeking_counts_nothing() -> None:
     clock = Clock(1_000_000.0)
-    limiter = RateLimiter(MemoryCounters(), per_minute=3, failed_auth_per_minute=0, clock=clock)
+    counters = RecordingCounters()
+    limiter = RateLimiter(counters, per_minute=3, failed_auth_per_minute=0, clock=clock)
     policy = limiter.tenant(None)
     assert policy is not None and policy.quota == 3
     assert limiter.failed_auth is None and limiter.tenant(0) is None  # 0: not limited
@@ -96,6 +107,8 @@ async def test_a_window_counts_until_it_resets_and_peeking_counts_nothing() -> N
     clock.now += 0.5  # the window is over
     fresh = await limiter.hit(policy, "ten_a")
     assert fresh is not None and fresh.used == 1 and fresh.reset == 60
+    # A count is kept a whole window however little of it is left: the store's clock is not ours.
+    assert set(counters.expiries) == {61}
 
 
 async def test_memory_counts_lose_nothing_under_concurrency() -> None:
@@ -121,6 +134,13 @@ def test_rate_limit_settings_are_read_and_checked() -> None:
     assert (settings.trusted_proxy_header, settings.trusted_proxy_hops) == ("X-Forwarded-For", 2)
     assert settings.auth_refused_cache_seconds == 3.0
     assert load_settings({}).trusted_proxy_header is None
+    # Unset, the failed-auth limit is 30, never above the default limit, and off with it.
+    assert load_settings({}).failed_auth_per_minute == 30
+    assert load_settings({"PERSONA_RATE_LIMIT_PER_MINUTE": "10"}).failed_auth_per_minute == 10
+    assert load_settings({"PERSONA_RATE_LIMIT_PER_MINUTE": "0"}).failed_auth_per_minute == 0
+    explicit = {"PERSONA_RATE_LIMIT_PER_MINUTE": "0", "PERSONA_RATE_LIMIT_FAILED_AUTH_PER_MINUTE": "50"}
+    assert load_settings(explicit).failed_auth_per_minute == 50
+    assert load_settings({"PERSONA_RATE_LIMIT_FAILED_AUTH_PER_MINUTE": ""}).failed_auth_per_minute == 30
     assert load_settings({"PERSONA_TRUSTED_PROXY_HEADER": ""}).trusted_proxy_header is None
     for name, value in (
         ("PERSONA_RATE_LIMIT_FAILED_AUTH_PER_MINUTE", "-1"),
