@@ -4,20 +4,27 @@ Layout::
 
     models/
       CURRENT                      one line: the served version
+      PUBLISHED                    every version CURRENT has named, one a line (oldest first)
       .reindex.lock                flock()ed by the one running re-index job
+      .scrub.lock                  flock()ed by whoever rewrites or loads a published version
       .staging-<version>/          a version being written (never read by the API)
       <version>/manifest.json      a published version; the manifest is written last
       <version>/<step>/...
 
 A version appears under its final name only through one ``os.rename`` of a fully written and
 fsynced staging folder, and ``CURRENT`` changes only through one ``os.replace``, so a crash at any
-point leaves either the old state or the new one, plus garbage that ``cleanup_stale`` removes.
+point leaves either the old state or the new one, plus garbage that ``cleanup_stale`` removes: a
+version folder that ``CURRENT`` never named (the job died between the rename and the switch) is
+such garbage, and is neither listed nor kept.
+
+Published versions change in one way only: erasure rewrites the files that held a deleted user
+(:mod:`persona_api.kernel.scrub`), under the exclusive ``.scrub.lock``; the API verifies and loads a
+version under the shared one, so it never sees half a rewrite.
 """
 
 from __future__ import annotations
 
 import fcntl
-import hashlib
 import logging
 import os
 import re
@@ -30,14 +37,23 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from persona_api.errors import ArtifactError
+from persona_api.kernel.durable import file_sha256, fsync_dir, fsync_tree, write_synced
 from persona_api.kernel.manifest import MANIFEST_NAME, Manifest, MetricValue
 
 CURRENT_NAME = "CURRENT"
+PUBLISHED_NAME = "PUBLISHED"
 LOCK_NAME = ".reindex.lock"
+SCRUB_LOCK_NAME = ".scrub.lock"
+SCRUB_PREFIX = ".scrub-"
+"""Scratch files of an in-place rewrite at the top of a version folder; never checksummed."""
 _STAGING_PREFIX = ".staging-"
 _TRASH_PREFIX = ".trash-"
 _TIME_FORMAT = "%Y%m%dT%H%M%S%fZ"
 _VERSION_RE = re.compile(r"^\d{8}T\d{12}Z-[0-9a-f]{4}$")
+
+Signature = tuple[int, int, int]
+"""Identity of a manifest file (inode, mtime in ns, size): it changes whenever the manifest is
+replaced, which is how a process notices that another one rewrote a version it serves."""
 
 log = logging.getLogger("persona_api.artifacts")
 
@@ -58,6 +74,7 @@ class ArtifactStore:
             raise ValueError("keep must be >= 1")
         self.root = root
         self.keep = keep
+        self._holding = 0
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -72,7 +89,14 @@ class ArtifactStore:
         return version
 
     def versions(self) -> list[str]:
-        """Published versions, oldest first (version ids sort by creation time)."""
+        """Published versions, oldest first (version ids sort by creation time): those ``CURRENT``
+        names or has named. A folder it never named (an orphan of a killed job) is not one."""
+        published = self._published()
+        current = self.current_version()
+        return [v for v in self.folders() if published is None or v in published or v == current]
+
+    def folders(self) -> list[str]:
+        """Every version folder with a manifest, orphans included, oldest first."""
         if not self.root.is_dir():
             return []
         return sorted(
@@ -92,10 +116,18 @@ class ArtifactStore:
             raise ArtifactError(f"artifact version {version} is not published") from None
         return Manifest.from_json(text)
 
+    def signature(self, version: str) -> Signature | None:
+        """The identity of ``version``'s manifest file, or None if it has none."""
+        try:
+            st = (self.path(version) / MANIFEST_NAME).stat()
+        except FileNotFoundError:
+            return None
+        return (st.st_ino, st.st_mtime_ns, st.st_size)
+
     def verify(self, version: str) -> Manifest:
         """Recompute every checksum of ``version``; raise ``ArtifactError`` on any difference."""
         manifest = self.manifest(version)
-        actual = _checksums(self.path(version))
+        actual = checksums(self.path(version))
         if actual != manifest.files:
             changed = sorted(
                 k for k in actual.keys() | manifest.files.keys() if actual.get(k) != manifest.files.get(k)
@@ -103,7 +135,7 @@ class ArtifactStore:
             raise ArtifactError(f"artifact version {version} fails verification: {', '.join(changed)}")
         return manifest
 
-    # -- writing ---------------------------------------------------------------------------
+    # -- locks -----------------------------------------------------------------------------
 
     @contextmanager
     def lock(self) -> Iterator[None]:
@@ -119,14 +151,67 @@ class ArtifactStore:
             # when the holder dies, even by SIGKILL.
             os.ftruncate(fd, 0)
             os.write(fd, f"{os.getpid()}\n".encode())
+            self._holding += 1
+            try:
+                yield
+            finally:
+                self._holding -= 1
+        finally:
+            os.close(fd)
+
+    def job_running(self) -> bool:
+        """Whether some process (this one included) holds the re-index lock right now."""
+        try:
+            fd = os.open(self.root / LOCK_NAME, os.O_RDONLY)
+        except FileNotFoundError:
+            return False
+        try:
+            # A shared probe: it conflicts with the job's exclusive lock only.
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        finally:
+            os.close(fd)  # closing releases the probe
+        return False
+
+    @contextmanager
+    def scrub_lock(self, *, shared: bool = False) -> Iterator[None]:
+        """Hold ``.scrub.lock``: exclusive to rewrite published versions, shared to read one whole.
+
+        Blocks until granted. A reader that cannot create the file (a read-only models folder, or
+        none yet) goes ahead unlocked: nothing rewrites such a folder through this store.
+        """
+        if not shared:
+            self.root.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(self.root / SCRUB_LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError:
+            if not shared:
+                raise
+            yield
+            return
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
             yield
         finally:
             os.close(fd)
 
+    # -- writing ---------------------------------------------------------------------------
+
     def cleanup_stale(self) -> list[str]:
-        """Remove staging and trash folders left by crashed jobs. Call only while holding ``lock()``."""
+        """Remove what crashed jobs left: staging and trash folders, and versions ``CURRENT`` never
+        named. Takes the re-index lock unless this store holds it already (``ArtifactError`` if
+        another job holds it: its version may be about to be named)."""
         if not self.root.is_dir():
             return []
+        if not self._holding:
+            with self.lock():
+                return self.cleanup_stale()
+        self._record_published([])  # a folder from before PUBLISHED existed counts as published
+        orphans = sorted(set(self.folders()) - set(self.versions()))
+        for version in orphans:
+            log.warning("artifacts.orphan_removed", extra={"version": version})
+            self._remove(version)
         stale = [
             p
             for p in self.root.iterdir()
@@ -135,13 +220,14 @@ class ArtifactStore:
         for p in stale:
             shutil.rmtree(p)
             log.info("artifacts.stale_removed", extra={"path": str(p)})
-        return sorted(p.name for p in stale)
+        return sorted([*orphans, *(p.name for p in stale)])
 
     @contextmanager
     def stage(self) -> Iterator[StagedVersion]:
         """A fresh staging folder; whatever is not published by the end of the block is removed."""
         self.root.mkdir(parents=True, exist_ok=True)
-        version = _new_version(after=max(self.versions(), default=None))
+        # After every folder, orphans included: a new version must sort last and never reuse a name.
+        version = _new_version(after=max(self.folders(), default=None))
         staged = StagedVersion(version, self.root / f"{_STAGING_PREFIX}{version}")
         staged.path.mkdir()
         try:
@@ -168,22 +254,25 @@ class ArtifactStore:
             created_at=datetime.now(UTC).isoformat(),
             code_version=code_version,
             input_rows=dict(input_rows),
-            files=_checksums(staged.path),
+            files=checksums(staged.path),
             metrics={step: dict(values) for step, values in metrics.items()},
             steps=list(steps),
         )
-        _write_synced(staged.path / MANIFEST_NAME, manifest.to_json())
-        _fsync_tree(staged.path)
+        write_synced(staged.path / MANIFEST_NAME, manifest.to_json())
+        fsync_tree(staged.path)
         final = self.root / staged.version
+        # The version CURRENT names now is recorded before it is replaced (it may have been named
+        # by hand), so a rollback to it later is never mistaken for an orphan.
+        self._record_published([v for v in [self.current_version()] if v is not None])
         os.rename(staged.path, final)
         switched = False
         try:
-            _fsync_dir(self.root)
+            fsync_dir(self.root)
             pointer = self.root / f"{CURRENT_NAME}.tmp"
-            _write_synced(pointer, staged.version + "\n")
+            write_synced(pointer, staged.version + "\n")
             os.replace(pointer, self.root / CURRENT_NAME)
             switched = True
-            _fsync_dir(self.root)
+            fsync_dir(self.root)
         except BaseException:
             # Before the switch CURRENT still names the old version, so drop the new folder and a
             # failed publish leaves nothing behind; after it, the folder is live and must stay.
@@ -192,9 +281,11 @@ class ArtifactStore:
             raise
         log.info("artifacts.published", extra={"version": staged.version, "files": len(manifest.files)})
         try:
+            self._record_published([staged.version])
             self.prune()
         except OSError:
-            # The new version is live; a leftover old folder is only disk space.
+            # The new version is live (CURRENT names it, so it counts as published); a leftover
+            # old folder is only disk space.
             log.warning("artifacts.prune_failed", extra={"version": staged.version}, exc_info=True)
         return manifest
 
@@ -203,12 +294,42 @@ class ArtifactStore:
         current = self.current_version()
         doomed = [v for v in self.versions()[: -self.keep] if v != current]
         for version in doomed:
-            # Rename first: a half-deleted folder must not look like a published version.
-            trash = self.root / f"{_TRASH_PREFIX}{version}"
-            os.rename(self.root / version, trash)
-            shutil.rmtree(trash)
+            self._remove(version)
             log.info("artifacts.pruned", extra={"version": version})
+        if doomed:
+            published = self._published() or set()
+            self._write_published(sorted(published - set(doomed)))
         return doomed
+
+    def _remove(self, version: str) -> None:
+        # Rename first: a half-deleted folder must not look like a published version.
+        trash = self.root / f"{_TRASH_PREFIX}{version}"
+        os.rename(self.root / version, trash)
+        shutil.rmtree(trash)
+
+    # -- the PUBLISHED list ----------------------------------------------------------------
+
+    def _published(self) -> set[str] | None:
+        """Every version ``CURRENT`` has named, or None before the list existed (older stores)."""
+        try:
+            text = (self.root / PUBLISHED_NAME).read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return None
+        return {line.strip() for line in text.splitlines() if _VERSION_RE.match(line.strip())}
+
+    def _record_published(self, versions: Sequence[str]) -> None:
+        """Add ``versions`` to the list; the first call on an older store lists every folder."""
+        published = self._published()
+        known = set(self.folders()) if published is None else published
+        if published is not None and known.issuperset(versions):
+            return
+        self._write_published(sorted(known | set(versions)))
+
+    def _write_published(self, versions: Sequence[str]) -> None:
+        path = self.root / f"{PUBLISHED_NAME}.tmp"
+        write_synced(path, "".join(f"{v}\n" for v in versions))
+        os.replace(path, self.root / PUBLISHED_NAME)
+        fsync_dir(self.root)
 
 
 def _new_version(*, after: str | None) -> str:
@@ -220,40 +341,13 @@ def _new_version(*, after: str | None) -> str:
     return f"{now.strftime(_TIME_FORMAT)}-{secrets.token_hex(2)}"
 
 
-def _checksums(folder: Path) -> dict[str, str]:
+def checksums(folder: Path) -> dict[str, str]:
+    """SHA-256 of every file below ``folder`` but the manifest and a rewrite's scratch files."""
     sums: dict[str, str] = {}
     for p in sorted(folder.rglob("*")):
         if p.is_symlink():
             raise ArtifactError(f"symlinks are not allowed in artifacts: {p}")
-        rel = p.relative_to(folder).as_posix()
-        if p.is_file() and rel != MANIFEST_NAME:
-            with p.open("rb") as fh:
-                sums[rel] = hashlib.file_digest(fh, "sha256").hexdigest()
+        rel = p.relative_to(folder)
+        if p.is_file() and rel.as_posix() != MANIFEST_NAME and not rel.parts[0].startswith(SCRUB_PREFIX):
+            sums[rel.as_posix()] = file_sha256(p)
     return sums
-
-
-def _write_synced(path: Path, text: str) -> None:
-    with path.open("w", encoding="utf-8") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _fsync_tree(root: Path) -> None:
-    """fsync every file and folder below ``root`` (bottom-up), so the rename publishes durable data."""
-    for dirpath, _dirnames, filenames in os.walk(root, topdown=False):
-        for name in filenames:
-            fd = os.open(os.path.join(dirpath, name), os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-        _fsync_dir(Path(dirpath))

@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -11,6 +16,8 @@ import pytest
 from persona_api.errors import ArtifactError
 from persona_api.kernel.artifacts import ArtifactStore
 from persona_api.kernel.manifest import Manifest
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _publish(store: ArtifactStore, payload: str = "x", **rows: int) -> str:
@@ -153,3 +160,103 @@ def test_cleanup_stale_removes_leftovers_only(tmp_path: Path) -> None:
     assert removed == [".staging-20200101T000000000000Z-0000", ".trash-20200101T000000000000Z-0001"]
     assert sorted(p.name for p in tmp_path.iterdir() if p.is_dir()) == [version]
     assert store.current_version() == version
+
+
+# A job killed by SIGKILL right after its version's rename, before CURRENT is replaced.
+KILLED_AT_SWITCH = textwrap.dedent(
+    """
+    import os, signal, sys
+    from pathlib import Path
+    from persona_api.kernel import artifacts
+
+    store = artifacts.ArtifactStore(Path(sys.argv[1]), keep=int(sys.argv[2]))
+    real = os.replace
+
+    def killed(src, dst):
+        if Path(dst).name == artifacts.CURRENT_NAME:
+            os.kill(os.getpid(), signal.SIGKILL)
+        real(src, dst)
+
+    artifacts.os.replace = killed
+    with store.lock(), store.stage() as staged:
+        (staged.path / "demo").mkdir()
+        (staged.path / "demo" / "data.txt").write_text("orphan")
+        store.publish(staged, code_version="test", input_rows={}, metrics={}, steps=["demo"])
+    """
+)
+
+
+def _orphan(tmp_path: Path, keep: int) -> str:
+    """Runs a publication that is SIGKILLed between the rename and the switch; the orphan's name."""
+    before = set(ArtifactStore(tmp_path, keep=keep).folders())
+    proc = subprocess.run(
+        [sys.executable, "-c", KILLED_AT_SWITCH, str(tmp_path), str(keep)],
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == -signal.SIGKILL, proc.stderr
+    [orphan] = set(ArtifactStore(tmp_path, keep=keep).folders()) - before
+    return orphan
+
+
+def test_a_version_current_never_named_is_not_kept_and_cleanup_removes_it(tmp_path: Path) -> None:
+    store = ArtifactStore(tmp_path, keep=2)
+    published = [_publish(store, str(i)) for i in range(2)]
+    orphan = _orphan(tmp_path, keep=2)
+
+    assert orphan > published[-1] and (tmp_path / orphan / "manifest.json").is_file()
+    assert store.current_version() == published[-1]
+    assert store.versions() == published  # the orphan does not count as kept
+    assert store.prune() == []  # ... so it does not push a published version out
+
+    # A job holds the lock: it may be about to name that folder, so nothing is removed.
+    with ArtifactStore(tmp_path, keep=2).lock(), pytest.raises(ArtifactError, match="another re-index"):
+        store.cleanup_stale()
+    assert (tmp_path / orphan).is_dir()
+
+    assert store.cleanup_stale() == [orphan]
+    assert store.folders() == published
+    # The next version still sorts after the orphan's name, which is never reused.
+    newer = _publish(store, "next")
+    assert newer > orphan and store.versions() == [published[-1], newer]
+
+
+def test_versions_rolled_back_from_are_not_orphans(tmp_path: Path) -> None:
+    store = ArtifactStore(tmp_path, keep=5)
+    published = [_publish(store, str(i)) for i in range(3)]
+    (tmp_path / "CURRENT").write_text(published[0] + "\n")  # a manual rollback
+
+    assert store.versions() == published
+    with store.lock():
+        assert store.cleanup_stale() == []
+    assert store.folders() == published
+
+    # Publishing from the rolled-back state records it too; the others stay published.
+    newer = _publish(store, "after rollback")
+    assert store.versions() == [*published, newer]
+
+
+def test_a_store_from_before_the_published_list_keeps_its_versions(tmp_path: Path) -> None:
+    store = ArtifactStore(tmp_path, keep=5)
+    published = [_publish(store, str(i)) for i in range(2)]
+    (tmp_path / "PUBLISHED").unlink()
+    (tmp_path / "CURRENT").write_text(published[0] + "\n")
+
+    assert store.versions() == published
+    with store.lock():
+        assert store.cleanup_stale() == []
+    assert store.versions() == published
+    assert (tmp_path / "PUBLISHED").read_text().split() == published
+
+
+def test_staging_and_trash_never_count_as_versions(tmp_path: Path) -> None:
+    store = ArtifactStore(tmp_path, keep=1)
+    version = _publish(store)
+    for leftover in (".staging-20990101T000000000000Z-0000", ".trash-20990101T000000000000Z-0001"):
+        (tmp_path / leftover).mkdir()
+        (tmp_path / leftover / "manifest.json").write_text("{}")
+    assert store.versions() == [version] and store.folders() == [version]
+    assert store.prune() == []
