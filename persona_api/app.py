@@ -27,7 +27,7 @@ from litestar.types import Middleware
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from persona_api import __version__
-from persona_api.capabilities import CAPABILITIES, Capability, loaders
+from persona_api.capabilities import CAPABILITIES, Capability, loaders, steps
 from persona_api.config import Settings, load_settings
 from persona_api.http.admin import AdminController
 from persona_api.http.auth import Authenticator, KeyCache, RefusedKeys, provide_tenant_id
@@ -43,9 +43,11 @@ from persona_api.http.requestid import RequestIdMiddleware
 from persona_api.http.users import UserController
 from persona_api.kernel.embed import Embedder
 from persona_api.kernel.hotswap import ArtifactLoaders
+from persona_api.kernel.scrub import scrubbers
 from persona_api.llm.client import LLMClient
 from persona_api.store.admin_token import resolve_admin_token
 from persona_api.store.db import create_engine
+from persona_api.store.erasure import Eraser
 from persona_api.store.migrate import head_revision
 from persona_api.store.userdata import UserDataHandler, UserDataRegistry
 from persona_api.wiring import Runtime, build_runtime
@@ -73,8 +75,8 @@ class _Metrics(PrometheusController):
 
 
 def _lifespan(runtime: Runtime) -> Callable[[Litestar], AbstractAsyncContextManager[None]]:
-    """What runs around serving: artifacts loaded, the model warmed up, the artifact watcher and
-    the extraction drain started; everything stopped and closed at the end."""
+    """What runs around serving: artifacts loaded, the model warmed up, the artifact watcher, the
+    erasure passes and the extraction drain started; everything stopped and closed at the end."""
     settings, engine, artifacts = runtime.settings, runtime.engine, runtime.artifacts
     memory, extraction, llm, queue = runtime.memory, runtime.extraction, runtime.llm, runtime.memory.queue
 
@@ -99,6 +101,10 @@ def _lifespan(runtime: Runtime) -> Callable[[Litestar], AbstractAsyncContextMana
             if settings.artifact_poll_seconds > 0
             else None
         )
+        # Deleted users leave the artifacts in passes after each deletion and every poll interval.
+        eraser = Eraser(engine, artifacts.store, scrubbers(steps()), after_scrub=artifacts.refresh)
+        app.state.eraser = eraser
+        erasing = asyncio.create_task(eraser.run(settings.artifact_poll_seconds or None))
         # Without an LLM the worker only drains turns an earlier LLM-configured run left queued.
         # With one, it runs here only when asked to (inline): by default `serve` starts it as a
         # process of its own, so its embedding and writes do not hold this process's event loop.
@@ -120,13 +126,11 @@ def _lifespan(runtime: Runtime) -> Callable[[Litestar], AbstractAsyncContextMana
         try:
             yield
         finally:
-            extracting.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await extracting
-            if watcher is not None:
-                watcher.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await watcher
+            for task in (extracting, erasing, watcher):
+                if task is not None:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
             if warm_up is not None:
                 with contextlib.suppress(Exception):
                     await warm_up  # a worker thread cannot be cancelled; let the load finish

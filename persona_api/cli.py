@@ -1,4 +1,4 @@
-"""The ``persona-api`` command: serve, worker, migrate, reindex, demo."""
+"""The ``persona-api`` command: serve, worker, migrate, reindex, erase, demo."""
 
 from __future__ import annotations
 
@@ -61,6 +61,18 @@ def _reindex(settings: Settings, args: argparse.Namespace) -> int:
     return reindex_main(settings, steps())
 
 
+def _erase(settings: Settings, args: argparse.Namespace) -> int:
+    import asyncio
+
+    from persona_api.capabilities import steps
+    from persona_api.store.erasure import erase_now
+
+    status = asyncio.run(erase_now(settings, steps(), report_only=args.status))
+    oldest = f" (oldest requested {status.oldest_pending.isoformat()})" if status.oldest_pending else ""
+    print(f"erasure requests: {status.pending} pending{oldest}, {status.done} done")
+    return 0 if status.pending == 0 else 1
+
+
 def _demo_load_recipes(settings: Settings, args: argparse.Namespace) -> int:
     import asyncio
     from pathlib import Path
@@ -103,6 +115,11 @@ def build_parser() -> argparse.ArgumentParser:
     mig.set_defaults(handler=_migrate)
     reindex = sub.add_parser("reindex", help="retrain models and publish a new artifact version")
     reindex.set_defaults(handler=_reindex)
+    erase = sub.add_parser(
+        "erase", help="remove deleted users from the kept artifact versions now; exit 1 if some remain"
+    )
+    erase.add_argument("--status", action="store_true", help="only report the pending and done requests")
+    erase.set_defaults(handler=_erase)
     demo = sub.add_parser("demo", help="load public demo data").add_subparsers(dest="demo", required=True)
     recipes = demo.add_parser(
         "load-recipes", help="load the Ahn et al. flavor-network files (recipes, ingredients, compounds)"

@@ -4,6 +4,9 @@ The API queues new turns in ``memory_extractions``; this process claims them, as
 and writes the memories (see :mod:`persona_api.memory.extraction`). Running it beside the API keeps
 that work off the API's event loop and embedding thread. Any number of workers may run against one
 database: claims are exclusive. ``serve`` starts one by default (``PERSONA_LLM_EXTRACT_WORKER``).
+
+The worker also runs erasure passes (:mod:`persona_api.store.erasure`) over the models folder, so
+deleted users leave the artifacts even while no API process runs them.
 """
 
 from __future__ import annotations
@@ -18,15 +21,22 @@ import sys
 import threading
 from collections.abc import Iterator
 
+from persona_api.capabilities import steps
 from persona_api.config import Settings
 from persona_api.errors import ConfigurationError
 from persona_api.kernel.embed import Embedder
 from persona_api.kernel.hotswap import ArtifactLoaders
+from persona_api.kernel.scrub import scrubbers
 from persona_api.llm.client import config_from_settings
 from persona_api.store.db import create_engine
+from persona_api.store.erasure import Eraser
 from persona_api.wiring import build_runtime
 
 log = logging.getLogger("persona_api.worker")
+
+ERASURE_POLL_SECONDS = 5.0
+"""The worker's erasure passes, when ``PERSONA_ARTIFACT_POLL_SECONDS`` is 0 (it has no deletions
+to wake it)."""
 
 
 async def run_worker(settings: Settings, *, embedder: Embedder | None = None) -> None:
@@ -43,10 +53,15 @@ async def run_worker(settings: Settings, *, embedder: Embedder | None = None) ->
     worker, llm = runtime.extraction, runtime.llm
     if llm is None:
         raise ConfigurationError("the extraction worker could not build its LLM client")
+    eraser = Eraser(engine, runtime.artifacts.store, scrubbers(steps()))
     log.info("memory_worker.started", extra={"database": engine.url.get_backend_name()})
+    erasing = asyncio.create_task(eraser.run(settings.artifact_poll_seconds or ERASURE_POLL_SECONDS))
     try:
         await worker.run()
     finally:
+        erasing.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await erasing
         await llm.aclose()
         await engine.dispose()
         log.info("memory_worker.stopped")

@@ -1,10 +1,15 @@
-"""User routes, scoped to the API key's tenant. ``user_id`` is the client's external id."""
+"""User routes, scoped to the API key's tenant. ``user_id`` is the client's external id.
+
+Deleting a user removes their rows before the response; once it has been sent (the transaction
+committed), the API's erasure pass starts at once to remove them from the artifacts too.
+"""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
-from litestar import Controller, delete, get, patch, post
+from litestar import Controller, Request, delete, get, patch, post
 from litestar.di import NamedDependency
 from litestar.pagination import OffsetPagination
 from litestar.params import FromPath, JSONBody
@@ -19,6 +24,13 @@ def user_out(row: User) -> UserOut:
     return UserOut(
         id=row.external_id, metadata=row.attributes, created_at=row.created_at, updated_at=row.updated_at
     )
+
+
+async def wake_eraser(request: Request[Any, Any, Any]) -> None:
+    """After a deletion's response: run the erasure pass now rather than at the next poll."""
+    eraser = request.app.state.get("eraser")
+    if eraser is not None:
+        eraser.wake()
 
 
 class UserController(Controller):
@@ -52,6 +64,9 @@ class UserController(Controller):
         "/{user_id:str}",
         operation_id="deleteUser",
         summary="Delete a user and everything stored about them",
+        description="The user's data leaves the database at once, and the trained artifacts within "
+        "seconds (docs/operations.md#erasure).",
+        after_response=wake_eraser,
     )
     async def delete_user(self, user_id: FromPath[str], users: NamedDependency[UserService]) -> None:
         await users.delete(user_id)

@@ -2,7 +2,8 @@
 
 A one-shot process against the API's database. It holds the store's lock for its whole run, so two
 jobs never interleave; on any failure the staging folder is removed and ``CURRENT`` is untouched,
-so the API keeps serving the previous version.
+so the API keeps serving the previous version. Users deleted while it ran are scrubbed from the
+new version before it is published, and it ends with one erasure pass over every kept version.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from persona_api.config import Settings
 from persona_api.errors import ArtifactError
 from persona_api.kernel.artifacts import ArtifactStore, StagedVersion
 from persona_api.kernel.manifest import MetricValue
+from persona_api.kernel.scrub import scrubbers
 from persona_api.kernel.steps import (
     ProgressBar,
     ProgressFactory,
@@ -32,6 +34,7 @@ from persona_api.kernel.steps import (
     TenantRef,
 )
 from persona_api.store.db import create_engine
+from persona_api.store.erasure import Eraser, scrub_staged
 from persona_api.store.step import default_registry
 from persona_api.store.tenants import tenant_directory
 
@@ -58,7 +61,14 @@ async def run_reindex(
         with store.lock():
             store.cleanup_stale()
             with store.stage() as staged:
-                return await _build_and_publish(settings, db, registry, store, staged)
+                version = await _build_and_publish(settings, db, registry, store, staged)
+        # Lock released: a pass can now tell that no job could still publish a deleted user.
+        try:
+            await Eraser(db, store, scrubbers(registry)).run_once()
+        except Exception:
+            # The version is published; the API's and the worker's passes retry the erasures.
+            log.warning("reindex.erasure_failed", extra={"version": version}, exc_info=True)
+        return version
     finally:
         if own_engine:
             await db.dispose()
@@ -82,6 +92,8 @@ async def _build_and_publish(
         # Steps that read the same table report it again; the later count is the fresher one.
         input_rows.update(result.input_rows)
         metrics[step.name] = dict(result.metrics)
+    # Users deleted after the steps read the database are still in what they wrote.
+    await scrub_staged(engine, staged.path, scrubbers(registry))
     try:
         store.publish(
             staged,

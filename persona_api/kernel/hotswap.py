@@ -3,7 +3,8 @@
 Requests read ``ArtifactHolder.current`` once and use that snapshot for their whole duration. A new
 version is loaded completely into a fresh ``LoadedArtifacts`` beside the old one, then published
 with a single attribute assignment, so no request ever sees a mix of two versions or a
-half-loaded one.
+half-loaded one. The served version is loaded again, the same way, when erasure has rewritten its
+files (its manifest changed): that is how the served artifacts drop a deleted user.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from types import MappingProxyType
 from typing import TypeVar
 
 from persona_api.errors import NotReady
-from persona_api.kernel.artifacts import ArtifactStore
+from persona_api.kernel.artifacts import ArtifactStore, Signature
 from persona_api.kernel.manifest import Manifest
 
 T = TypeVar("T")
@@ -59,6 +60,8 @@ class LoadedArtifacts:
     version: str
     manifest: Manifest
     components: Mapping[str, object]
+    signature: Signature | None = None
+    """The manifest file loaded (see :meth:`ArtifactStore.signature`)."""
 
     def get(self, name: str, kind: type[T]) -> T:
         """The component ``name``, checked to be a ``kind``."""
@@ -78,7 +81,8 @@ class ArtifactHolder:
         self._store = store
         self._loaders = loaders
         self._current: LoadedArtifacts | None = None
-        self._failed_version: str | None = None
+        self._failed: tuple[str, Signature | None] | None = None
+        self._settled = False
         # Serialises refreshes (start-up and the watcher may overlap); readers never take it.
         self._refresh_lock = threading.Lock()
 
@@ -94,9 +98,20 @@ class ArtifactHolder:
         return None if current is None else current.version
 
     @property
+    def store(self) -> ArtifactStore:
+        return self._store
+
+    @property
     def failed_version(self) -> str | None:
-        """The newest version that failed to load (not retried until ``CURRENT`` moves again)."""
-        return self._failed_version
+        """The newest version that failed to load (not retried until ``CURRENT`` moves again or
+        the version is rewritten)."""
+        return self._failed[0] if self._failed is not None else None
+
+    @property
+    def settled(self) -> bool:
+        """Whether the first :meth:`refresh` has finished (loaded, found nothing, or failed):
+        until then the API is not ready."""
+        return self._settled
 
     def component(self, name: str, kind: type[T]) -> Callable[[], T | None]:
         """A reader of the served version's component ``name`` (None while it is absent or not a
@@ -117,14 +132,29 @@ class ArtifactHolder:
         return current
 
     def refresh(self) -> bool:
-        """Load the version ``CURRENT`` names if it is not the served one; True if it swapped.
+        """Load the version ``CURRENT`` names if it is not the one served as it is on disk now;
+        True if it swapped.
 
         Blocking (checksums and loaders): call it from a worker thread inside the API. A version
         that fails verification or loading is logged, remembered, and the old one keeps serving.
         """
-        with self._refresh_lock:
-            version = self._store.current_version()
-            if version is None or version in (self.version, self._failed_version):
+        try:
+            with self._refresh_lock:
+                return self._refresh()
+        finally:
+            self._settled = True
+
+    def _refresh(self) -> bool:
+        version = self._store.current_version()
+        if version is None:
+            return False
+        # Shared: an erasure rewriting this version's files waits, and is never seen half done.
+        with self._store.scrub_lock(shared=True):
+            signature = self._store.signature(version)
+            served = self._current
+            if (version, signature) == self._failed or (
+                served is not None and (served.version, served.signature) == (version, signature)
+            ):
                 return False
             started = time.perf_counter()
             try:
@@ -132,16 +162,16 @@ class ArtifactHolder:
                 components = self._loaders.load_all(self._store.path(version), manifest)
             except Exception as exc:
                 # Files are immutable, so retrying the same version would fail the same way.
-                self._failed_version = version
+                self._failed = (version, signature)
                 log.error(
                     "artifacts.load_failed",
                     extra={"version": version, "serving": self.version, "error": repr(exc)},
                     exc_info=True,
                 )
                 return False
-            previous = self.version
-            self._current = LoadedArtifacts(version, manifest, MappingProxyType(components))
-            self._failed_version = None
+        previous = self.version
+        self._current = LoadedArtifacts(version, manifest, MappingProxyType(components), signature)
+        self._failed = None
         log.info(
             "artifacts.loaded",
             extra={

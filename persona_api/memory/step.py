@@ -1,26 +1,37 @@
 """Memory in the versioned artifacts: the re-index step that rebuilds every tenant's index from
-the database, and the loader through which the API starts from those snapshots."""
+the database, the loader through which the API starts from those snapshots, and their erasure.
+
+A snapshot names users by row id in all three of its files (the dense vectors, the entries'
+columns and each user's BM25 state, whose terms come from the memory texts); ``snapshots.json``
+names tenants only."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import logging
+import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 
+import msgspec
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from persona_api.kernel.embed import DIM
 from persona_api.kernel.manifest import Manifest, MetricValue
+from persona_api.kernel.scrub import ErasedUsers, FileReplacer
 from persona_api.kernel.steps import PerTenantStep, StepContext, TenantOutcome
 from persona_api.memory.feed import Snapshot, entry_for, read_head
-from persona_api.memory.index import MemoryIndex
+from persona_api.memory.index import ENTRIES_FILE, MemoryIndex
+from persona_api.memory.snapshot import FILES, holds_users, write_without_users
 from persona_api.memory.tables import Memory
 from persona_api.store.db import session_factory
 
 STEP = "memory"
 DIRECTORY = "snapshots.json"
+
+log = logging.getLogger("persona_api.memory")
 
 
 class MemoryIndexStep(PerTenantStep):
@@ -42,6 +53,32 @@ class MemoryIndexStep(PerTenantStep):
         self, outcomes: Mapping[str, TenantOutcome], rows: Mapping[str, int]
     ) -> dict[str, MetricValue]:
         return {"tenants": len(outcomes), "memories": rows.get("memories", 0)}
+
+    def scrub(self, folder: Path, erased: ErasedUsers, files: FileReplacer) -> None:
+        """Rewrite each tenant snapshot that holds one of the erased users without them.
+
+        The snapshot keeps its change-feed position: the users' ``delete`` changes come after it,
+        and applying them to a snapshot that no longer has the memories is a no-op.
+        """
+        for tenant_id, user_pks in erased.by_tenant.items():
+            snapshot = folder / tenant_id
+            if not (snapshot / ENTRIES_FILE).is_file():
+                continue
+            try:
+                if not holds_users(snapshot, user_pks):
+                    continue
+                rewritten = files.scratch()
+                write_without_users(snapshot, user_pks, rewritten)
+            except (OSError, KeyError, ValueError, zipfile.BadZipFile, msgspec.DecodeError):
+                # Unreadable, so it cannot be rewritten: drop it. The API then builds the tenant's
+                # index from the database, as it does for a tenant without a snapshot.
+                log.warning("memory.snapshot_dropped", extra={"tenant_id": tenant_id}, exc_info=True)
+                for name in FILES:
+                    if (snapshot / name).exists():
+                        files.remove(snapshot / name)
+                continue
+            for name in FILES:
+                files.replace(snapshot / name, rewritten / name)
 
 
 async def _snapshot_tenant(session: AsyncSession, tenant_id: str, folder: Path) -> tuple[int, int]:

@@ -9,7 +9,9 @@ Layout under ``<version>/seqrec/``::
     <tenant>/similar.faiss       ANN index over the model's item vectors (similar items)
     <tenant>/meta.json           counts, training time, validation report
 
-Everything is read with ``allow_pickle=False``.
+Everything is read with ``allow_pickle=False``. Of these files only ``users.npz`` names users (row
+and client ids): :func:`scrub_users` rewrites it without some. The model and catalog hold
+aggregates over everyone's interactions, which the next training recomputes.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from persona_api.kernel.manifest import Manifest
+from persona_api.kernel.scrub import FileReplacer
 from persona_api.recsys.seqmodel import SeqRecommender
 
 STEP = "seqrec"
@@ -114,6 +117,22 @@ class TenantModel:
                 ann=faiss.read_index(str(folder / "similar.faiss")),
                 meta=json.loads((folder / "meta.json").read_text(encoding="utf-8")),
             )
+
+
+def scrub_users(folder: Path, user_pks: frozenset[int], files: FileReplacer) -> bool:
+    """Rewrite ``folder/users.npz`` (a tenant's) without ``user_pks``; False if none was in it."""
+    path = folder / "users.npz"
+    if not path.is_file():
+        return False
+    with np.load(path, allow_pickle=False) as users:
+        columns = {name: users[name] for name in users.files}
+    keep = ~np.isin(columns["user_pks"], np.fromiter(user_pks, np.int64, len(user_pks)))
+    if keep.all():
+        return False
+    rewritten = files.scratch() / "users.npz"
+    np.savez(rewritten, **{name: column[keep] for name, column in columns.items()})
+    files.replace(path, rewritten)
+    return True
 
 
 class RecModels:

@@ -25,8 +25,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from persona_api.config import parse_interaction_weights
 from persona_api.kernel.embed import DIM, from_bytes
+from persona_api.kernel.scrub import ErasedUsers, FileReplacer
 from persona_api.kernel.steps import PerTenantStep, StepContext, TenantOutcome
-from persona_api.recsys.bundle import DIRECTORY, STEP, TenantModel, build_ann
+from persona_api.recsys.bundle import DIRECTORY, STEP, TenantModel, build_ann, scrub_users
 from persona_api.recsys.seqmodel import SeqConfig, SeqRecommender, SeqTrainingData
 from persona_api.recsys.signals import Event, History, history_of
 from persona_api.recsys.tables import CatalogItem, Interaction, Review
@@ -208,6 +209,11 @@ class SeqRecStep(PerTenantStep):
         await asyncio.to_thread(bundle.save, folder)
         log.info("seqrec.trained", extra={"tenant_id": tenant_id, **_flat(bundle.meta)})
         return TenantOutcome(rows=rows, trained=True)
+
+    def scrub(self, folder: Path, erased: ErasedUsers, files: FileReplacer) -> None:
+        """Drop the erased users from each tenant's user table (their codes and ids)."""
+        for tenant_id, user_pks in erased.by_tenant.items():
+            scrub_users(folder / tenant_id, user_pks, files)
 
 
 def _flat(meta: dict[str, Any]) -> dict[str, Any]:

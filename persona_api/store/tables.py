@@ -16,6 +16,7 @@ from sqlalchemy import (
     DateTime,
     Dialect,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     String,
@@ -105,3 +106,23 @@ class User(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     memory_count: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     """The last memory number given to this user (numbers are not reused after a deletion)."""
+
+
+class ErasureRequest(Base):
+    """A deleted user whose traces in the artifacts are still to be rewritten away.
+
+    Written in the deletion's transaction and marked done once no kept artifact version holds the
+    user (see :mod:`persona_api.store.erasure`). It names the user only by the row id the
+    artifacts use: never by the client's id, which must not outlive the deletion.
+    """
+
+    __tablename__ = "erasure_requests"
+    __table_args__ = (Index("ix_erasure_requests_done_at", "done_at"),)
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[str] = mapped_column(String(40))
+    """No foreign key: a tenant deleted meanwhile must not take the request with it."""
+    user_pk: Mapped[int] = mapped_column(BigInteger)
+    """The deleted ``users.id``."""
+    requested_at: Mapped[datetime] = mapped_column(default=utcnow)
+    done_at: Mapped[datetime | None] = mapped_column(default=None)

@@ -3,6 +3,9 @@
 Every method is scoped by ``tenant_id``: a user of another tenant is indistinguishable from a user
 that does not exist (:class:`NotFound`), so a key never learns about another tenant's data.
 Writes go into the caller's transaction (one per request), so a failure leaves nothing half-written.
+
+A deletion removes the user's rows at once and records an erasure request in the same
+transaction; :mod:`persona_api.store.erasure` then removes the user from the artifact versions.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from persona_api.errors import Conflict, FieldProblem, InvalidInput, NotFound
 from persona_api.store.db import flush_or_conflict
+from persona_api.store.erasure import request_erasure
 from persona_api.store.pages import list_and_count
 from persona_api.store.tables import User, utcnow
 from persona_api.store.userdata import UserDataRegistry, UserRef
@@ -121,11 +125,13 @@ class UserService:
         return user, await self.registry.export(self.session, user_ref(user))
 
     async def delete(self, external_id: str) -> dict[str, int]:
-        """Remove the user and everything every registered capability stores about them."""
+        """Remove the user and everything every registered capability stores about them, and ask
+        for their removal from the artifacts (same transaction)."""
         user = await self.get(external_id)
         ref = user_ref(user)
         counts = await self.registry.erase(self.session, ref)
         await self.session.execute(delete(User).where(User.id == ref.id))
+        request_erasure(self.session, ref.tenant_id, ref.id)
         await self.session.flush()
         await self.registry.forget(ref)
         log.info("user.deleted", extra={"tenant_id": ref.tenant_id, "user_pk": ref.id, "removed": counts})
