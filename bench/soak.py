@@ -332,8 +332,17 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
-def tree_rss_mb(pid: int) -> tuple[float, float]:
-    """RSS of ``pid`` and the sum over all its descendants (the extraction worker)."""
+def cpu_s(pid: int) -> float:
+    """User and system CPU seconds ``pid`` has used so far."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def tree_usage(pid: int) -> tuple[float, float, float, float]:
+    """RSS (MB) and CPU seconds of ``pid``, and their sums over its descendants (the worker)."""
     children: dict[int, list[int]] = {}
     for child, parent in _parents().items():
         children.setdefault(parent, []).append(child)
@@ -341,7 +350,7 @@ def tree_rss_mb(pid: int) -> tuple[float, float]:
     while stack:
         below.append(stack.pop())
         stack.extend(children.get(below[-1], []))
-    return rss_mb(pid), sum(rss_mb(p) for p in below)
+    return rss_mb(pid), sum(rss_mb(p) for p in below), cpu_s(pid), sum(cpu_s(p) for p in below)
 
 
 def folder_mb(path: Path) -> float:
@@ -357,6 +366,11 @@ class Minute:
     wal_mb: float
     artifacts_mb: float
     queued_turns: int
+    server_cpu_s: float
+    """Cumulative: the per-minute rows show the server's CPU milliseconds per request."""
+    workers_cpu_s: float
+    load1: float
+    """The host's 1-minute load average (how contended the cores were)."""
 
 
 class Watcher:
@@ -377,8 +391,11 @@ class Watcher:
             wal_file = self.sqlite_file.with_name(self.sqlite_file.name + "-wal")
             database = self.sqlite_file.stat().st_size / 2**20
             wal = wal_file.stat().st_size / 2**20 if wal_file.exists() else 0.0
-        server, workers = tree_rss_mb(self.pid)
-        return Minute(minute, server, workers, database, wal, folder_mb(self.models), pending)
+        server, workers, server_cpu, workers_cpu = tree_usage(self.pid)
+        artifacts, load = folder_mb(self.models), os.getloadavg()[0]
+        return Minute(
+            minute, server, workers, database, wal, artifacts, pending, server_cpu, workers_cpu, load
+        )
 
     async def every_minute(self, origin: float, minutes: int, out: list[Minute]) -> None:
         for m in range(minutes + 1):
@@ -598,10 +615,15 @@ def report(result: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
         row = {"minute": m} | summary([s for s in samples if m - 1 <= s.at / 60 < m])
         if m in minutes:
             row |= {k: round(v, 1) for k, v in asdict(minutes[m]).items() if k != "minute"}
+        if m in minutes and m - 1 in minutes and row["n"]:
+            spent = minutes[m].server_cpu_s - minutes[m - 1].server_cpu_s
+            row["server_cpu_ms_per_req"] = round(1e3 * spent / row["n"], 1)
+            row["workers_cpu_s"] = round(minutes[m].workers_cpu_s - minutes[m - 1].workers_cpu_s, 1)
         per_minute.append(row)
     columns = {"n": "5.0", "errors": "4.0", "p50_ms": "6.1", "p99_ms": "6.1", "lag_p99_ms": "6.1"}
     sizes = {"server_rss_mb": "6.0", "workers_rss_mb": "6.0", "database_mb": "6.1", "wal_mb": "6.1"}
-    sizes |= {"artifacts_mb": "6.1", "queued_turns": "5.0"}
+    sizes |= {"artifacts_mb": "6.1", "queued_turns": "5.0", "server_cpu_ms_per_req": "6.1"}
+    sizes |= {"workers_cpu_s": "5.1", "load1": "5.1"}
     table("minute", [r | {"name": r["minute"]} for r in per_minute], columns | sizes)
     per_op = {op: summary([s for s in samples if s.op == op]) for op in MIX}
     del columns["lag_p99_ms"]
