@@ -75,10 +75,31 @@ class _Metrics(PrometheusController):
 
 
 def _lifespan(runtime: Runtime) -> Callable[[Litestar], AbstractAsyncContextManager[None]]:
-    """What runs around serving: artifacts loaded, the model warmed up, the artifact watcher, the
-    erasure passes and the extraction drain started; everything stopped and closed at the end."""
+    """What runs around serving: artifacts loaded, the model warmed up (in the background, reported
+    through ``runtime.readiness``), the artifact watcher, the erasure passes and the extraction
+    drain started; everything stopped and closed at the end."""
     settings, engine, artifacts = runtime.settings, runtime.engine, runtime.artifacts
     memory, extraction, llm, queue = runtime.memory, runtime.extraction, runtime.llm, runtime.memory.queue
+    readiness = runtime.readiness
+    loading: list[asyncio.Future[object]] = []  # the load under way, awaited at shutdown
+
+    async def warm_up() -> None:
+        """Load the embedding model; on failure retry (5 s, 10 s, ... at most a minute apart)."""
+        pause = 5.0
+        while True:
+            loading[:] = [asyncio.ensure_future(asyncio.to_thread(memory.embedder.encode, ["warm up"]))]
+            try:
+                await asyncio.shield(loading[0])
+            except Exception as exc:
+                readiness.embedder_loaded(exc)
+                log.error("embedder.load_failed", extra={"retry_in": pause}, exc_info=True)
+                await asyncio.sleep(pause)
+                pause = min(2 * pause, 60.0)
+                continue
+            readiness.embedder_loaded()
+            # Loading the model creates a few hundred thousand objects of its own: freeze them too.
+            freeze_heap()
+            return
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -87,15 +108,7 @@ def _lifespan(runtime: Runtime) -> Callable[[Litestar], AbstractAsyncContextMana
         torch.set_num_threads(1)
         await asyncio.to_thread(artifacts.refresh)
         freeze_heap()
-        warm_up = (
-            asyncio.ensure_future(asyncio.to_thread(memory.embedder.encode, ["warm up"]))
-            if settings.preload_models
-            else None
-        )
-        app.state.embedder_warm_up = warm_up  # /readyz reports it
-        if warm_up is not None:
-            # Loading the model creates a few hundred thousand objects of its own: freeze them too.
-            warm_up.add_done_callback(lambda _: freeze_heap())
+        warming = asyncio.create_task(warm_up()) if settings.preload_models else None
         watcher = (
             asyncio.create_task(artifacts.watch(settings.artifact_poll_seconds, on_swap=freeze_heap))
             if settings.artifact_poll_seconds > 0
@@ -131,9 +144,13 @@ def _lifespan(runtime: Runtime) -> Callable[[Litestar], AbstractAsyncContextMana
                     task.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
                         await task
-            if warm_up is not None:
+            if warming is not None:
+                warming.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await warming
                 with contextlib.suppress(Exception):
-                    await warm_up  # a worker thread cannot be cancelled; let the load finish
+                    # A worker thread cannot be cancelled: let a load under way finish.
+                    await asyncio.gather(*loading)
             if llm is not None:
                 await llm.aclose()
             await engine.dispose()

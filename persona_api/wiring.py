@@ -37,6 +37,38 @@ from persona_api.recsys.catalog import CatalogItems
 from persona_api.recsys.service import RecsysRuntime
 
 
+class Readiness:
+    """What the API loads in the background at start, and whether it is loaded: ``/readyz``
+    answers 503 until the embedding model (when preloaded) and the served artifacts are.
+
+    The app's lifespan reports the embedder's load here instead of waiting for it, so the process
+    answers liveness probes while the model loads.
+    """
+
+    def __init__(self, artifacts: ArtifactHolder, *, preload: bool) -> None:
+        self._artifacts = artifacts
+        self.embedder = "loading" if preload else "on first use"
+        """``loading``, ``ready``, ``failed`` (the preload is retried) or ``on first use``."""
+
+    def embedder_loaded(self, error: BaseException | None = None) -> None:
+        self.embedder = "ready" if error is None else "failed"
+
+    @property
+    def artifacts(self) -> str:
+        """``loading`` until the first load of ``CURRENT`` has finished, then ``loaded``, ``none``
+        (no version published) or ``failed`` (the version ``CURRENT`` names does not load)."""
+        holder = self._artifacts
+        if holder.current is not None:
+            return "loaded"
+        if not holder.settled:
+            return "loading"
+        return "failed" if holder.failed_version is not None else "none"
+
+    @property
+    def ready(self) -> bool:
+        return self.embedder in ("ready", "on first use") and self.artifacts != "loading"
+
+
 @dataclass(frozen=True, kw_only=True)
 class Runtime:
     """The long-lived parts of one process; request handlers reach them through ``app.state``."""
@@ -51,6 +83,7 @@ class Runtime:
     recsys: RecsysRuntime
     pairing: PairingRuntime
     preferences: PreferenceRuntime
+    readiness: Readiness
 
 
 def build_runtime(
@@ -114,4 +147,5 @@ def build_runtime(
             models=artifacts.component(PREFERENCES_STEP, PreferenceModels),
             items=CatalogItems(),
         ),
+        readiness=Readiness(artifacts, preload=settings.preload_models),
     )

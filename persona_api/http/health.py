@@ -24,7 +24,7 @@ async def healthz() -> Health:
 @get(
     "/readyz",
     operation_id="readyz",
-    summary="Readiness: database reachable and migrated; reports the loaded artifact version",
+    summary="Readiness: database reachable and migrated, embedding model and artifacts loaded",
     tags=["health"],
 )
 async def readyz(request: Request[Any, Any, Any]) -> Response[Readiness]:
@@ -41,20 +41,16 @@ async def readyz(request: Request[Any, Any, Any]) -> Response[Readiness]:
         database = "unreachable"
     if database == "ok" and revision != state.schema_head:
         database = "not migrated (run `persona-api migrate`)"
-    ready = database == "ok"
-    warm_up: asyncio.Future[Any] | None = state.get("embedder_warm_up")
-    if warm_up is None:
-        embedding = "on first use"
-    elif not warm_up.done():
-        embedding = "loading"
-    else:
-        embedding = "failed" if warm_up.cancelled() or warm_up.exception() else "ready"
+    # Loads that run in the background at start: not ready until they are done (not blocked on).
+    loads = state.runtime.readiness
+    ready = database == "ok" and loads.ready
     body = Readiness(
         status="ready" if ready else "not ready",
         database=database,
         schema_revision=revision,
         artifact_version=loaded.version if loaded else None,
-        embedding_model=embedding,
+        artifacts=loads.artifacts,
+        embedding_model=loads.embedder,
         version=__version__,
     )
     return Response(body, status_code=200 if ready else 503)

@@ -117,7 +117,10 @@ class Readiness(msgspec.Struct):
     database: str
     schema_revision: str | None
     artifact_version: str | None
+    artifacts: str
+    """``loading`` until the start-up load of ``CURRENT`` ends; then ``loaded``, ``none`` (nothing
+    published) or ``failed`` (the version ``CURRENT`` names does not load)."""
     embedding_model: str
     """``ready``; ``loading`` while the start-up preload runs; ``on first use`` without a preload;
-    ``failed`` if the preload failed (requests then retry the load)."""
+    ``failed`` if the preload failed (it is retried, and requests retry the load)."""
     version: str

@@ -132,8 +132,14 @@ def test_serve_with_no_configuration_then_quickstart_then_reindex(served: Served
     base, cwd = served.base, served.cwd
     assert (cwd / "var" / "persona.db").is_file()
     assert (cwd / "var" / "admin_token").stat().st_mode & 0o777 == 0o600
+    # Ready once the embedding model, preloaded in the background, has loaded (503 until then).
+    deadline = time.monotonic() + 90
+    while (status_ready := _get(f"{base}/readyz"))[0] != 200 and time.monotonic() < deadline:
+        assert status_ready[1]["embedding_model"] == "loading", status_ready
+        time.sleep(0.2)
     status, ready = _get(f"{base}/readyz")
     assert status == 200 and ready["status"] == "ready" and ready["artifact_version"] is None
+    assert ready["embedding_model"] == "ready" and ready["artifacts"] == "none"
     with urllib.request.urlopen(f"{base}/schema", timeout=5) as ui:
         assert ui.status == 200 and b"<html" in ui.read().lower()
 
