@@ -3,7 +3,8 @@
 The API queues new turns in ``memory_extractions``; this process claims them, asks the LLM, embeds
 and writes the memories (see :mod:`persona_api.memory.extraction`). Running it beside the API keeps
 that work off the API's event loop and embedding thread. Any number of workers may run against one
-database: claims are exclusive. ``serve`` starts one by default (``PERSONA_LLM_EXTRACT_WORKER``).
+database: claims are exclusive. ``serve`` starts one by default (``PERSONA_LLM_EXTRACT_WORKER``),
+and restarts it when it exits, waiting longer after each quick exit (:class:`Backoff`).
 
 The worker also runs erasure passes (:mod:`persona_api.store.erasure`) over the models folder, so
 deleted users leave the artifacts even while no API process runs them.
@@ -19,7 +20,10 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Protocol
 
 from persona_api.capabilities import steps
 from persona_api.config import Settings
@@ -108,28 +112,91 @@ def wants_process(settings: Settings) -> bool:
     )
 
 
+@dataclass
+class Backoff:
+    """How long to wait before restarting a worker that exited: ``first`` seconds after a quick
+    exit, doubling with each quick exit after it up to ``cap``; a worker that stayed up ``reset``
+    seconds or more was healthy, and the next wait is ``first`` again."""
+
+    first: float = 1.0
+    cap: float = 60.0
+    reset: float = 300.0
+    _next: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not 0 < self.first <= self.cap:
+            raise ValueError("need 0 < first <= cap")
+        self._next = self.first
+
+    def after(self, uptime: float) -> float:
+        """The wait before the next start, for a worker that ran ``uptime`` seconds."""
+        if uptime >= self.reset:
+            self._next = self.first
+        delay = self._next
+        self._next = min(self.cap, 2 * self._next)
+        return delay
+
+
+class Child(Protocol):
+    """The part of ``subprocess.Popen`` the supervisor uses."""
+
+    pid: int
+
+    def wait(self, timeout: float | None = None) -> int: ...
+    def poll(self) -> int | None: ...
+    def terminate(self) -> None: ...
+    def kill(self) -> None: ...
+
+
+def supervise(
+    spawn: Callable[[], Child],
+    stopping: threading.Event,
+    *,
+    backoff: Backoff,
+    current: list[Child],
+    clock: Callable[[], float] = time.monotonic,
+) -> None:
+    """Run ``spawn()`` children one after the other until ``stopping`` is set, waiting between
+    them as ``backoff`` says (``stopping.wait`` is the sleep, so a stop ends it at once)."""
+    while not stopping.is_set():
+        started = clock()
+        child = spawn()
+        current[:] = [child]
+        log.info("memory_worker.spawned", extra={"pid": child.pid})
+        code = child.wait()
+        if stopping.is_set():
+            return
+        uptime = clock() - started
+        delay = backoff.after(uptime)
+        log.warning(
+            "memory_worker.exited",
+            extra={"pid": child.pid, "code": code, "uptime": round(uptime, 3), "restart_in": delay},
+        )
+        stopping.wait(delay)
+
+
 @contextlib.contextmanager
-def worker_process(settings: Settings, *, restart_after: float = 1.0) -> Iterator[None]:
-    """While the block runs, keep one ``persona-api worker`` child running (restarted if it exits);
-    stop it at the end. Does nothing unless :func:`wants_process`."""
+def worker_process(settings: Settings, *, backoff: Backoff | None = None) -> Iterator[None]:
+    """While the block runs, keep one ``persona-api worker`` child running (restarted with
+    :class:`Backoff` if it exits); stop it at the end. Does nothing unless :func:`wants_process`."""
     if not wants_process(settings):
         yield
         return
     stopping = threading.Event()
-    current: list[subprocess.Popen[bytes]] = []
+    current: list[Child] = []
 
-    def supervise() -> None:
-        while not stopping.is_set():
-            command = [sys.executable, "-m", "persona_api", "worker", "--exit-with", str(os.getpid())]
-            child = subprocess.Popen(command)  # noqa: S603  # our own interpreter and fixed arguments
-            current[:] = [child]
-            log.info("memory_worker.spawned", extra={"pid": child.pid})
-            code = child.wait()
-            if not stopping.is_set():
-                log.warning("memory_worker.exited", extra={"pid": child.pid, "code": code})
-                stopping.wait(restart_after)
+    def spawn() -> Child:
+        command = [sys.executable, "-m", "persona_api", "worker", "--exit-with", str(os.getpid())]
+        child: Child = subprocess.Popen(command)  # noqa: S603  # our own interpreter and fixed arguments
+        return child
 
-    supervisor = threading.Thread(target=supervise, name="persona-worker-supervisor", daemon=True)
+    supervisor = threading.Thread(
+        target=supervise,
+        args=(spawn, stopping),
+        kwargs={"backoff": backoff or Backoff(), "current": current},
+        name="persona-worker-supervisor",
+        daemon=True,
+    )
     supervisor.start()
     try:
         yield
