@@ -22,7 +22,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from persona_api.capabilities import steps
@@ -121,7 +121,7 @@ class Backoff:
     first: float = 1.0
     cap: float = 60.0
     reset: float = 300.0
-    _next: float = 0.0
+    _next: float = field(default=0.0, init=False, repr=False)
 
     def __post_init__(self) -> None:
         if not 0 < self.first <= self.cap:
