@@ -19,6 +19,7 @@ from typing import Any
 
 import msgspec
 from litestar import Litestar, Request
+from litestar.exceptions import ValidationException
 from litestar.handlers import HTTPRouteHandler
 from litestar.routes import HTTPRoute
 
@@ -76,11 +77,10 @@ def _decode_strictly(request: Request[Any, Any, Any], body: bytes) -> None:
     try:
         msgspec.json.decode(body, type=kind, strict=True)
     except msgspec.ValidationError as exc:
-        message = str(exc)
-        field = message.rsplit(" - at `$", 1)[1].rstrip("`").lstrip(".") if " - at `$" in message else "body"
-        raise InvalidInput(
-            "the request has invalid fields", [FieldProblem(field or "body", message.split(" - ")[0])]
-        ) from None
+        # The same problem as Litestar's own validation (422, the field named as Litestar names it).
+        message, _, at = str(exc).partition(" - at `$")
+        field = at.rstrip("`").lstrip(".") or "data"
+        raise ValidationException(extra=[{"key": field, "message": message, "source": "body"}]) from None
     except msgspec.DecodeError:
         return  # not JSON at all: Litestar's own decoding answers that (400)
 
