@@ -16,6 +16,7 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.types import ExceptionHandlersMap
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from persona_api import errors
 from persona_api.logs import current_request_id
@@ -175,9 +176,32 @@ def _http(request: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[
 BUSY_DETAIL = "the database stayed busy with other writes and this one timed out (it was not made); retry"
 
 
+def _causes(exc: BaseException) -> list[BaseException]:
+    """``exc`` and what it was raised from (advanced-alchemy's repository wraps SQLAlchemy's errors)."""
+    chain = [exc]
+    while (cause := chain[-1].__cause__) is not None and len(chain) < 8:
+        chain.append(cause)
+    return chain
+
+
 def database_busy(exc: BaseException) -> bool:
     """SQLite's write lock stayed taken past its busy timeout: the write was not made."""
-    return isinstance(exc, DBAPIError) and "database is locked" in str(exc.orig)
+    return any(isinstance(e, DBAPIError) and "database is locked" in str(e.orig) for e in _causes(exc))
+
+
+UNAVAILABLE_DETAIL = (
+    "the database could not be reached or lost the connection, and this request did not complete "
+    "(its writes were made in full or not at all); retry"
+)
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """The database was unreachable, lost the connection (``persona_api.store.db`` flags every such
+    failure as ``connection_invalidated``), or the pool had no free connection in time."""
+    return any(
+        isinstance(e, PoolTimeout) or (isinstance(e, DBAPIError) and e.connection_invalidated)
+        for e in _causes(exc)
+    )
 
 
 def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
@@ -189,6 +213,14 @@ def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[dic
             BUSY_DETAIL,
             code="database-busy",
             headers={"Retry-After": "1"},
+        )
+    if database_unavailable(exc):
+        log.warning(
+            "request.database_unavailable",
+            extra={"method": request.method, "path": request.url.path, "error": type(exc).__name__},
+        )
+        return problem(
+            request, 503, UNAVAILABLE_DETAIL, code="database-unavailable", headers={"Retry-After": "2"}
         )
     log.error(
         "request.failed",

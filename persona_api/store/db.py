@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.engine import ExceptionContext, make_url
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import NullPool
 from sqlalchemy.util import await_only
@@ -166,8 +166,68 @@ def _hooks(gate: _WriteGate) -> dict[str, Any]:
     }
 
 
+PG_CONNECT_TIMEOUT = 5.0
+"""Seconds to open a PostgreSQL connection (asyncpg's default is 60)."""
+PG_COMMAND_TIMEOUT = 60.0
+"""Seconds one statement of a pooled engine (the API's, the worker's) may take before its connection
+is given up; the re-index job's engine has none (its reads of whole tables may take longer)."""
+PG_POOL_TIMEOUT = 10.0
+"""Seconds a request waits for a free pooled connection (SQLAlchemy's default is 30)."""
+
+
+def _connect(dialect: Any, _record: Any, cargs: Any, cparams: Any) -> Any:
+    """Open a PostgreSQL connection; a failure to connect (refused, timed out, the server starting
+    up, shutting down or full) becomes the driver's ``OperationalError``. asyncpg raises those as
+    ``OSError`` or its own classes, which SQLAlchemy would pass on unwrapped."""
+    import asyncpg  # type: ignore[import-untyped]  # no type information shipped
+
+    try:
+        return dialect.connect(*cargs, **cparams)
+    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        raise dialect.loaded_dbapi.OperationalError(
+            f"could not connect: {type(exc).__name__}: {exc}"
+        ) from exc
+
+
+def _connection_lost(context: ExceptionContext) -> BaseException | None:
+    """Mark a lost database connection as such (``connection_invalidated``), so callers tell it
+    from a failed statement: a failure to connect, or a statement that timed out or lost its socket
+    (asyncpg raises ``TimeoutError`` and ``OSError`` unwrapped; the connection is then discarded)."""
+    error = context.original_exception
+    if context.is_pre_ping:
+        return None  # the pool replaces the connection itself
+    if context.connection is None:
+        if isinstance(error, context.dialect.loaded_dbapi.OperationalError):
+            context.is_disconnect = True  # raised by _connect
+        return None
+    if isinstance(error, OSError) and context.sqlalchemy_exception is None:
+        context.is_disconnect = True
+        return OperationalError(context.statement, context.parameters, error, connection_invalidated=True)
+    return None
+
+
+def _ping_or_false(ping: Any) -> Any:
+    """The pool's pre-ping, where a server that does not answer in time (asyncpg raises
+    ``TimeoutError``, which SQLAlchemy passes on) fails the ping: the pool then replaces the
+    connection, as for any other failed ping, instead of handing the error to the request."""
+
+    def run(dbapi_connection: Any) -> bool:
+        try:
+            return bool(ping(dbapi_connection))
+        except OSError:
+            return False
+
+    return run
+
+
 def create_engine(settings: Settings, *, pooled: bool = True) -> AsyncEngine:
-    """An async engine for ``settings.database_url`` with per-backend hardening."""
+    """An async engine for ``settings.database_url`` with per-backend hardening.
+
+    On PostgreSQL nothing waits without a bound (connecting, a pooled statement, a free pooled
+    connection), pooled connections are checked before use (a restarted server's are replaced),
+    and every lost connection reaches the caller as a ``DBAPIError`` with ``connection_invalidated``
+    set (the HTTP layer answers 503), or as SQLAlchemy's pool ``TimeoutError``.
+    """
     url = settings.database_url
     kwargs: dict[str, Any] = {"echo": settings.db_echo}
     if settings.is_sqlite:
@@ -175,18 +235,28 @@ def create_engine(settings: Settings, *, pooled: bool = True) -> AsyncEngine:
         # Calls run on the event loop's thread (see inline_sqlite); timeout 0: see _sqlite_pragmas.
         kwargs["async_creator"] = inline_creator(make_url(url).database or ":memory:", timeout=0)
     elif pooled:
-        kwargs.update(pool_size=settings.db_pool_size, max_overflow=settings.db_pool_size, pool_pre_ping=True)
+        kwargs.update(
+            pool_size=settings.db_pool_size,
+            max_overflow=settings.db_pool_size,
+            pool_pre_ping=True,
+            pool_timeout=PG_POOL_TIMEOUT,
+            connect_args={"timeout": PG_CONNECT_TIMEOUT, "command_timeout": PG_COMMAND_TIMEOUT},
+        )
     else:
-        kwargs["poolclass"] = NullPool
+        kwargs.update(poolclass=NullPool, connect_args={"timeout": PG_CONNECT_TIMEOUT})
     engine = create_async_engine(url, **kwargs)
+    dialect = engine.sync_engine.dialect
     if settings.is_sqlite:
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         gate = _WriteGate()
         for name, hook in _hooks(gate).items():
             event.listen(engine.sync_engine, name, hook)
-        dialect = engine.sync_engine.dialect
         for name in ("do_commit", "do_rollback", "do_close", "do_terminate"):
             setattr(dialect, name, _gated(gate, getattr(dialect, name)))
+    else:
+        event.listen(engine.sync_engine, "do_connect", _connect)
+        event.listen(engine.sync_engine, "handle_error", _connection_lost)
+        dialect.do_ping = _ping_or_false(dialect.do_ping)  # type: ignore[method-assign]
     return engine
 
 
