@@ -8,11 +8,12 @@ Public API: :class:`LLMConfig` (keyword-only), :class:`LLMClient` with :meth:`LL
   says which), could not be reached, sent something that is not the protocol, or dropped a stream.
 - :class:`~persona_api.errors.UpstreamTimeout` (504): no answer (or no next chunk) within the timeout.
 
-Retries: a 429, a 5xx, a connection failure or a connect timeout is retried up to ``max_retries``
-times with exponential backoff and jitter; a ``Retry-After`` of at most ``backoff_cap`` seconds is
-honoured, a longer one is not waited for. Nothing is retried once a stream has yielded, and read
-timeouts are not retried (a slow model stays slow). At most ``max_concurrency`` calls are in flight;
-the others wait for a slot (not held while backing off).
+Retries: a 429, a 5xx, a connection failure (refused, reset or closed before any answer) or a
+connect timeout is retried up to ``max_retries`` times with exponential backoff and jitter; a
+``Retry-After`` of at most ``backoff_cap`` seconds is honoured, a longer one is not waited for.
+Nothing is retried once a stream has yielded, and read timeouts are not retried (a slow model stays
+slow). At most ``max_concurrency`` calls are in flight; the others wait for a slot (not held while
+backing off).
 """
 
 from __future__ import annotations
@@ -87,6 +88,11 @@ def _retry_after(value: str | None) -> float | None:
         return max(0.0, float(value)) if value is not None else None
     except ValueError:
         return None
+
+
+# Failures before any byte of an answer, worth another attempt: the endpoint refused or reset the
+# connection, or closed a pooled one it had let idle. Read timeouts are not among them.
+_NO_ANSWER = (httpx.ConnectTimeout, httpx.NetworkError, httpx.RemoteProtocolError)
 
 
 @contextlib.contextmanager
@@ -189,13 +195,17 @@ class LLMClient:
                 wait: float | None = None
                 try:
                     response = await self._http.send(request, stream=True)
-                except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+                except _NO_ANSWER as exc:
                     if attempt >= self.config.max_retries:
                         if isinstance(exc, httpx.ConnectTimeout):
                             raise UpstreamTimeout(
                                 "the LLM endpoint did not accept a connection in time"
                             ) from None
-                        raise UpstreamError("the LLM endpoint could not be reached") from None
+                        if isinstance(exc, httpx.ConnectError):
+                            raise UpstreamError("the LLM endpoint could not be reached") from None
+                        raise UpstreamError(
+                            f"the LLM connection failed before an answer ({type(exc).__name__})"
+                        ) from None
                 except httpx.TimeoutException:
                     raise UpstreamTimeout("the LLM did not answer in time") from None
                 except httpx.HTTPError as exc:
