@@ -1,19 +1,23 @@
 """A real loopback HTTP server speaking OpenAI's ``POST /v1/chat/completions``, for tests.
 
-Each request takes the next :class:`Reply` from the script (or :attr:`FakeLLM.default` when the
-script is empty): a status code with an error body, a JSON completion, or - when the request asks
-for ``"stream": true`` - server-sent events with the content split into chunks, a usage chunk and
-``data: [DONE]``. A reply can wait first (timeouts) or drop the connection mid-stream. Every
-request's path, headers and JSON body are recorded in :attr:`FakeLLM.requests`.
+Each request takes the next :class:`Reply` from the script (or, when the script is empty, the one
+:attr:`FakeLLM.respond` makes from the request, or else :attr:`FakeLLM.default`): a status code
+with an error body, a JSON completion, or - when the request asks for ``"stream": true`` -
+server-sent events with the content split into chunks, a usage chunk and ``data: [DONE]``. A reply
+can wait first (timeouts), drop the connection mid-stream, or reset it (before answering or
+mid-stream). Every request's path, headers and JSON body are recorded in :attr:`FakeLLM.requests`.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import socket
+import struct
 import sys
 import threading
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -31,6 +35,12 @@ class Reply:
     """Streaming: seconds to wait before each content chunk (a slow model)."""
     drop_after: int | None = None
     """Streaming: close the socket after this many content chunks, without ``[DONE]``."""
+    stall_after: int | None = None
+    """Streaming: after this many content chunks, send nothing for ``stall_seconds`` (a model that
+    stops mid-answer), then go on if the client is still there."""
+    stall_seconds: float = 3.0
+    reset_after: int | None = None
+    """Reset the connection (TCP RST) after this many content chunks; 0: instead of any answer."""
     headers: dict[str, str] = field(default_factory=dict)
     finish_reason: str = "stop"
     usage: dict[str, int] = field(
@@ -63,6 +73,8 @@ class FakeLLM:
     def __init__(self) -> None:
         self.script: deque[Reply] = deque()
         self.default = Reply()
+        self.respond: Callable[[dict[str, Any]], Reply] | None = None
+        """When set, the reply to a request the script has none for, made from its JSON body."""
         self.requests: list[Recorded] = []
         self.stopping = threading.Event()
         self.in_flight = 0
@@ -96,7 +108,9 @@ class FakeLLM:
             self.requests.append(recorded)
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
-            return self.script.popleft() if self.script else self.default
+            if self.script:
+                return self.script.popleft()
+            return self.respond(recorded.body) if self.respond is not None else self.default
 
     def _done(self) -> None:
         with self._lock:
@@ -122,6 +136,8 @@ def _handler_for(llm: FakeLLM) -> type[BaseHTTPRequestHandler]:
                     return
                 if self.path != "/v1/chat/completions":
                     self._json(404, {"error": {"message": "no such route"}}, {})
+                elif reply.reset_after == 0:
+                    self._reset()
                 elif reply.status != 200:
                     self._json(reply.status, {"error": {"message": "scripted failure"}}, reply.headers)
                 elif body.get("stream"):
@@ -143,6 +159,12 @@ def _handler_for(llm: FakeLLM) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(data)
 
+        def _reset(self) -> None:
+            """Close the socket at once with a TCP RST (no FIN, no answer)."""
+            self.close_connection = True
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            os.close(self.connection.detach())  # now, not when the handler's file objects close
+
         def _chunk(self, data: bytes) -> None:
             self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
             self.wfile.flush()
@@ -161,6 +183,11 @@ def _handler_for(llm: FakeLLM) -> type[BaseHTTPRequestHandler]:
                 if reply.drop_after is not None and i >= reply.drop_after:
                     self.close_connection = True
                     self.connection.shutdown(socket.SHUT_RDWR)
+                    return
+                if i == reply.stall_after and llm.stopping.wait(reply.stall_seconds):
+                    return
+                if reply.reset_after is not None and i >= reply.reset_after:
+                    self._reset()
                     return
                 event = {"object": "chat.completion.chunk", "model": model}
                 event["choices"] = [{"index": 0, "delta": {"content": delta}, "finish_reason": None}]
