@@ -24,28 +24,24 @@ version under the shared one, so it never sees half a rewrite.
 
 from __future__ import annotations
 
-import fcntl
 import logging
 import os
 import re
 import secrets
 import shutil
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from persona_api.errors import ArtifactError
-from persona_api.kernel.durable import file_sha256, fsync_dir, fsync_tree, write_synced
-from persona_api.kernel.manifest import MANIFEST_NAME, Manifest, MetricValue
+from persona_api.kernel import locks
+from persona_api.kernel.durable import fsync_dir, fsync_tree, write_synced
+from persona_api.kernel.manifest import MANIFEST_NAME, Manifest, MetricValue, checksums
 
 CURRENT_NAME = "CURRENT"
 PUBLISHED_NAME = "PUBLISHED"
-LOCK_NAME = ".reindex.lock"
-SCRUB_LOCK_NAME = ".scrub.lock"
-SCRUB_PREFIX = ".scrub-"
-"""Scratch files of an in-place rewrite at the top of a version folder; never checksummed."""
 _STAGING_PREFIX = ".staging-"
 _TRASH_PREFIX = ".trash-"
 _TIME_FORMAT = "%Y%m%dT%H%M%S%fZ"
@@ -135,66 +131,25 @@ class ArtifactStore:
             raise ArtifactError(f"artifact version {version} fails verification: {', '.join(changed)}")
         return manifest
 
-    # -- locks -----------------------------------------------------------------------------
+    # -- locks (kernel.locks; the count lets cleanup_stale know the lock is held here) ------
 
     @contextmanager
     def lock(self) -> Iterator[None]:
         """Hold the exclusive re-index lock; raises ``ArtifactError`` if another job holds it."""
-        self.root.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.root / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                raise ArtifactError("another re-index job is running") from None
-            # The pid is only for a human looking at a stuck job; the kernel releases the lock
-            # when the holder dies, even by SIGKILL.
-            os.ftruncate(fd, 0)
-            os.write(fd, f"{os.getpid()}\n".encode())
+        with locks.job_lock(self.root):
             self._holding += 1
             try:
                 yield
             finally:
                 self._holding -= 1
-        finally:
-            os.close(fd)
 
     def job_running(self) -> bool:
         """Whether some process (this one included) holds the re-index lock right now."""
-        try:
-            fd = os.open(self.root / LOCK_NAME, os.O_RDONLY)
-        except FileNotFoundError:
-            return False
-        try:
-            # A shared probe: it conflicts with the job's exclusive lock only.
-            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return True
-        finally:
-            os.close(fd)  # closing releases the probe
-        return False
+        return locks.job_running(self.root)
 
-    @contextmanager
-    def scrub_lock(self, *, shared: bool = False) -> Iterator[None]:
-        """Hold ``.scrub.lock``: exclusive to rewrite published versions, shared to read one whole.
-
-        Blocks until granted. A reader that cannot create the file (a read-only models folder, or
-        none yet) goes ahead unlocked: nothing rewrites such a folder through this store.
-        """
-        if not shared:
-            self.root.mkdir(parents=True, exist_ok=True)
-        try:
-            fd = os.open(self.root / SCRUB_LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
-        except OSError:
-            if not shared:
-                raise
-            yield
-            return
-        try:
-            fcntl.flock(fd, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
-            yield
-        finally:
-            os.close(fd)
+    def scrub_lock(self, *, shared: bool = False) -> AbstractContextManager[None]:
+        """Hold ``.scrub.lock``: exclusive to rewrite published versions, shared to read one whole."""
+        return locks.scrub_lock(self.root, shared=shared)
 
     # -- writing ---------------------------------------------------------------------------
 
@@ -339,15 +294,3 @@ def _new_version(*, after: str | None) -> str:
         previous = datetime.strptime(after.split("-")[0], _TIME_FORMAT).replace(tzinfo=UTC)
         now = max(now, previous + timedelta(microseconds=1))
     return f"{now.strftime(_TIME_FORMAT)}-{secrets.token_hex(2)}"
-
-
-def checksums(folder: Path) -> dict[str, str]:
-    """SHA-256 of every file below ``folder`` but the manifest and a rewrite's scratch files."""
-    sums: dict[str, str] = {}
-    for p in sorted(folder.rglob("*")):
-        if p.is_symlink():
-            raise ArtifactError(f"symlinks are not allowed in artifacts: {p}")
-        rel = p.relative_to(folder)
-        if p.is_file() and rel.as_posix() != MANIFEST_NAME and not rel.parts[0].startswith(SCRUB_PREFIX):
-            sums[rel.as_posix()] = file_sha256(p)
-    return sums

@@ -7,16 +7,20 @@ truncated, hand-edited or foreign file is an :class:`ArtifactError`, never a hal
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Literal
 
 import msgspec
 
 from persona_api.errors import ArtifactError
+from persona_api.kernel.durable import file_sha256
 
 MetricValue = float | int | str
 
 MANIFEST_NAME = "manifest.json"
 FORMAT = 1
+SCRUB_PREFIX = ".scrub-"
+"""Scratch files of an in-place rewrite at the top of a version folder; never checksummed."""
 
 
 class Manifest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -60,3 +64,15 @@ class _Document(Manifest, frozen=True, kw_only=True, forbid_unknown_fields=True)
         fields = msgspec.structs.asdict(self)
         del fields["format"]
         return Manifest(**fields)
+
+
+def checksums(folder: Path) -> dict[str, str]:
+    """SHA-256 of every file below ``folder`` but the manifest and a rewrite's scratch files."""
+    sums: dict[str, str] = {}
+    for p in sorted(folder.rglob("*")):
+        if p.is_symlink():
+            raise ArtifactError(f"symlinks are not allowed in artifacts: {p}")
+        rel = p.relative_to(folder)
+        if p.is_file() and rel.as_posix() != MANIFEST_NAME and not rel.parts[0].startswith(SCRUB_PREFIX):
+            sums[rel.as_posix()] = file_sha256(p)
+    return sums

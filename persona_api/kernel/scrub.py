@@ -28,9 +28,9 @@ from typing import Protocol, runtime_checkable
 
 import msgspec
 
-from persona_api.kernel.artifacts import SCRUB_PREFIX, ArtifactStore
+from persona_api.kernel.artifacts import ArtifactStore
 from persona_api.kernel.durable import file_sha256, fsync_dir, fsync_tree, write_synced
-from persona_api.kernel.manifest import MANIFEST_NAME, Manifest
+from persona_api.kernel.manifest import MANIFEST_NAME, SCRUB_PREFIX, Manifest
 
 JOURNAL_NAME = f"{SCRUB_PREFIX}journal.json"
 
