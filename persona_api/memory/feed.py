@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from persona_api.kernel.embed import from_bytes
@@ -27,6 +26,7 @@ from persona_api.memory.index import MemoryIndex
 from persona_api.memory.index_types import IndexEntry
 from persona_api.memory.lexical import tokenize
 from persona_api.memory.tables import Memory, MemoryChange, MemoryHead
+from persona_api.store.db import upsert_for
 
 log = logging.getLogger("persona_api.memory")
 
@@ -63,8 +63,7 @@ async def lock_head(session: AsyncSession, tenant_id: str) -> int:
 
     Every memory write calls this first; writes of one tenant are serialised from here to commit.
     """
-    dialect = session.bind.dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    insert = upsert_for(session)
     # One statement: create the row if needed, else "update" it to itself, which takes its lock.
     upsert = insert(MemoryHead).values(tenant_id=tenant_id, seq=0)
     seq = await session.scalar(

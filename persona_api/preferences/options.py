@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from persona_api.errors import FieldProblem, InvalidInput
 from persona_api.kernel.embed import Embedder, from_bytes, to_bytes
 from persona_api.preferences.tables import PreferenceOption
+from persona_api.store.db import upsert_for
 
 CHUNK = 500
 """Rows per ``IN (...)`` query: under every backend's bound-parameter limit."""
@@ -187,25 +188,32 @@ class OptionStore:
     async def _write(
         self, resolved: dict[str, Resolved], stored: dict[str, PreferenceOption]
     ) -> dict[str, Resolved]:
-        """Insert new options, refresh items whose catalog text changed; give every one its row id."""
+        """Insert new options, refresh items whose catalog text changed; give every one its row id.
+
+        New rows go in with ``ON CONFLICT DO NOTHING`` and are read back: a concurrent request
+        that first used the same text stored the same row, and both then share it.
+        """
         rows: dict[str, PreferenceOption] = {}
+        new: list[dict[str, object]] = []
         for key, r in resolved.items():
             row = stored.get(key)
             blob = to_bytes(r.embedding)
             if row is None:
-                row = PreferenceOption(
-                    tenant_id=self.tenant_id,
-                    key=key,
-                    kind=r.kind,
-                    text=r.text,
-                    item_id=r.item_id,
-                    embedding=blob,
+                new.append(
+                    {"tenant_id": self.tenant_id, "key": key, "kind": r.kind, "text": r.text}
+                    | {"item_id": r.item_id, "embedding": blob}
                 )
-                self.session.add(row)
-            elif row.kind == "item" and (row.text != r.text or row.embedding != blob):
+                continue
+            if row.kind == "item" and (row.text != r.text or row.embedding != blob):
                 row.text, row.embedding = r.text, blob
             rows[key] = row
         await self.session.flush()
+        if new:
+            insert = upsert_for(self.session)(PreferenceOption)
+            ignore_twins = insert.on_conflict_do_nothing(index_elements=["tenant_id", "key"])
+            for start in range(0, len(new), CHUNK):
+                await self.session.execute(ignore_twins, new[start : start + CHUNK])
+            rows.update(await self._stored([str(n["key"]) for n in new]))
         return {
             key: Resolved(r.key, r.kind, r.text, r.item_id, r.embedding, rows[key].id)
             for key, r in resolved.items()

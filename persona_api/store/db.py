@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import ExceptionContext, make_url
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
@@ -272,3 +273,9 @@ async def flush_or_conflict(session: AsyncSession, detail: str) -> None:
     except IntegrityError:
         await session.rollback()
         raise Conflict(detail) from None
+
+
+def upsert_for(session: AsyncSession) -> Any:
+    """The session's dialect's ``insert``, the one with ``on_conflict_do_nothing``/``_do_update``
+    (SQLite and PostgreSQL spell it alike)."""
+    return postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert

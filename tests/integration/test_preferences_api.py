@@ -4,23 +4,27 @@ objective directions, re-ranked recommendations, isolation, export and deletion.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from persona_api.config import Settings
 from persona_api.jobs.reindex import run_reindex
+from persona_api.kernel.embed import MiniLMEmbedder
 from persona_api.kernel.steps import StepRegistry
 from persona_api.preferences import service
 from persona_api.preferences.bundle import PreferenceModels
 from persona_api.preferences.model import PreferenceModel
+from persona_api.preferences.options import OptionIn, OptionStore
 from persona_api.preferences.step import MIN_USER_COMPARISONS, MIN_USERS, PreferenceStep
 from persona_api.preferences.tables import PreferenceComparison, PreferenceLatentRow, PreferenceOption
 from persona_api.preferences.training_inputs import TrainConfig
+from persona_api.store.db import create_engine, session_factory
 from persona_api.store.step import TenantDirectoryStep
 from tests.conftest import TenantKey, admin_headers, fetch_all, new_tenant
 
@@ -167,6 +171,41 @@ async def test_batches_are_idempotent_and_conflicts_are_409(
     listed = (await client.get("/v1/users/bob/comparisons", headers=h)).json()
     assert listed["total"] == 4  # nothing of the rejected batch was written
     assert listed["items"][0]["id"] == "c3" and listed["items"][0]["chosen"] == {"text": OUTDOOR[3]}
+
+
+class _NoItems:
+    async def find(
+        self, session: AsyncSession, tenant_id: str, external_ids: Sequence[str]
+    ) -> dict[str, Any]:
+        return {}
+
+
+async def test_a_text_another_request_stored_first_is_shared_not_a_500(
+    tenant: TenantKey, database_url: str, embedder: MiniLMEmbedder
+) -> None:
+    """Two requests first use the same text: both read "not stored", the first commits its row, and
+    the second's insert then meets the unique key. It shares the stored row (it used to be a 500)."""
+    texts = ["Sailing a small dinghy on a windy lake", "Queueing for a limited-edition sneaker drop"]
+    options = [OptionIn(text=t) for t in texts]
+    engine = create_engine(Settings(database_url=database_url), pooled=False)
+    try:
+        sessions = session_factory(engine)
+        async with sessions() as first, sessions() as second:
+            late = OptionStore(second, tenant.tenant_id, embedder, _NoItems())
+            unseen = await late.resolve(options, ["a", "b"], store=False)  # it reads before the first writes
+            stored = await OptionStore(first, tenant.tenant_id, embedder, _NoItems()).resolve(
+                options, ["a", "b"], store=True
+            )
+            await first.commit()
+            shared = await late._write({r.key: r for r in unseen}, {})
+            await second.commit()
+    finally:
+        await engine.dispose()
+    assert [shared[r.key].id for r in stored] == [r.id for r in stored]
+    rows = await fetch_all(
+        database_url, select(PreferenceOption.text).where(PreferenceOption.text.in_(texts))
+    )
+    assert sorted(r.text for r in rows) == sorted(texts)
 
 
 @pytest.mark.parametrize(
