@@ -64,11 +64,20 @@ def train_population(
     started = time.perf_counter()
     users = np.unique(data.user)
     rng = np.random.default_rng(config.seed)
-    n_val = round(config.validation_share * len(users))
+    # Only a user with more than ``shots`` comparisons can be scored after ``shots`` of them: with
+    # too few such users every cell of the grid would score 0 and the search would pick blindly.
+    counts = np.bincount(data.user, minlength=data.n_users)
+    scoreable = users[counts[users] > config.shots]
+    n_val = min(round(config.validation_share * len(users)), len(scoreable))
     trials: list[dict[str, Any]] = []
     k_best, scale_best, temperature_best = config.ks[len(config.ks) // 2], 1.0, 1.0
+    if len(config.ks) > 1 and n_val < config.min_validation_users:
+        say(
+            f"model selection skipped: {len(scoreable)} users have more than {config.shots} comparisons, "
+            f"{config.min_validation_users} are needed; K={k_best}"
+        )
     if n_val >= config.min_validation_users and len(config.ks) > 1:
-        held = rng.choice(users, size=n_val, replace=False)
+        held = rng.choice(scoreable, size=n_val, replace=False)
         is_held = np.isin(data.user, held)
         train = _renumbered(data, np.flatnonzero(~is_held))
         valid = data.take(np.flatnonzero(is_held))

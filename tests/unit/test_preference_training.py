@@ -84,3 +84,26 @@ def test_a_temperature_scales_every_comparison_logit() -> None:
     np.testing.assert_allclose(b.c, 0.25 * a.c, rtol=1e-6, atol=1e-9)
     # The groups' weights (the prior) are the same: only the likelihood is tempered.
     np.testing.assert_allclose(tempered.prior_mean, plain.prior_mean)
+
+
+def test_with_too_few_users_to_score_the_grid_is_skipped_not_searched_blindly() -> None:
+    """60 users with 5 comparisons each: none can be scored after 8 (every cell would score 0), so
+    no cell is fitted and the middle K is trained, saying why."""
+    config = TrainConfig(ks=(2, 4, 8), dim=4, epochs=20, shots=8, min_validation_users=5)
+    data, _ = _population(3, users=60, per_user=5)
+    said: list[str] = []
+    model = train_population(data, "test", config, progress=said.append)
+    assert model.report["validation"] == [] and model.report["k"] == 4
+    assert any(line.startswith("model selection skipped: 0 users have more than 8") for line in said)
+    # A few users with enough comparisons but fewer than the minimum: still skipped.
+    more, _ = _population(4, users=3, per_user=12)
+    mixed = Comparisons(
+        options=data.options,
+        keys=data.keys,
+        user=np.concatenate([data.user, more.user + 60]),
+        chosen=np.concatenate([data.chosen, more.chosen]),
+        rejected=np.concatenate([data.rejected, more.rejected]),
+        target=np.ones(len(data.user) + len(more.user)),
+        weight=np.ones(len(data.user) + len(more.user)),
+    )
+    assert train_population(mixed, "test", config).report["validation"] == []
