@@ -23,7 +23,7 @@ from litestar.response import ServerSentEvent, ServerSentEventMessage
 from persona_api.chat.service import ChatRequest, ChatService, Prepared
 from persona_api.errors import PersonaError
 from persona_api.http.chat_schemas import AssistantMessage, ChatIn, ChatOut, MemoryUsed, UsageOut
-from persona_api.http.openapi import EVENT_STREAM, answers
+from persona_api.http.openapi import answers, event_stream
 from persona_api.http.paths import IdPath
 from persona_api.http.problems import BUSY_DETAIL, database_busy
 from persona_api.llm.protocol import Chunk
@@ -63,7 +63,7 @@ class ChatController(Controller):
         operation_id="chat",
         summary="Chat with the configured LLM, personalized",
         status_code=200,
-        opt=answers(502, 503, 504) | EVENT_STREAM,
+        opt=answers(502, 503, 504) | event_stream(ChatOut),
     )
     async def chat(
         self, user_id: IdPath, data: JSONBody[ChatIn], chat: NamedDependency[ChatService]

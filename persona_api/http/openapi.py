@@ -83,8 +83,10 @@ def answers(*statuses: int) -> dict[str, Any]:
     }
 
 
-EVENT_STREAM = {"event_stream": True}
-"""A handler's ``opt=`` (with ``|``): with ``stream: true`` its success is ``text/event-stream``."""
+def event_stream(body: type[msgspec.Struct]) -> dict[str, Any]:
+    """A handler's ``opt=`` (with ``|``): its success is ``body`` as JSON, or with ``stream: true``
+    ``text/event-stream`` (the handler returns either, so Litestar cannot see the JSON type)."""
+    return {"event_stream": body}
 
 
 def batch_of(kind: type[msgspec.Struct], limit: int) -> dict[str, Any]:
@@ -179,8 +181,12 @@ def complete_document(
                     extra.append(batch[0])
                 responses = operation.setdefault("responses", {})
                 declared = responses.get(str(handler.status_code))
-                if handler.opt.get("event_stream") and declared is not None:
-                    declared.setdefault("content", {})["text/event-stream"] = {
+                streamed = handler.opt.get("event_stream")
+                if streamed is not None and declared is not None:
+                    content = declared.setdefault("content", {})
+                    content["application/json"] = {"schema": {"$ref": REF.format(name=streamed.__name__)}}
+                    extra.append(streamed)
+                    content["text/event-stream"] = {
                         "schema": {
                             "description": "Events: persona.context, chat.completion.chunk objects, [DONE]"
                         }
