@@ -3,6 +3,7 @@ through its async one), and once over a real loopback port with a streaming chat
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -310,3 +311,56 @@ async def test_against_persona_api_serve_sync_async_and_streaming_chat(
         server.stop()
     sent = llm_server.requests[-1].body
     assert sent["messages"][0]["role"] == "system"
+
+
+class _Events(httpx.SyncByteStream):
+    """A server-sent event body that records whether the client hung up."""
+
+    def __init__(self, *events: str) -> None:
+        self.events = events
+        self.closed = False
+
+    def __iter__(self) -> Iterator[bytes]:
+        for event in self.events:
+            yield (event + "\n\n").encode()
+
+    def close(self) -> None:
+        self.closed = True
+
+
+CONTEXT = 'event: persona.context\ndata: {"session": "s9", "memories_used": [{"id": 1, "tag": "m1"}]}'
+
+
+def _delta(text: str) -> str:
+    chunk = {"object": "chat.completion.chunk", "choices": [{"delta": {"content": text}}]}
+    return "data: " + json.dumps(chunk)
+
+
+def _streaming(body: _Events) -> PersonaClient:
+    transport = httpx.MockTransport(
+        lambda request: httpx.Response(200, headers={"content-type": "text/event-stream"}, stream=body)
+    )
+    return PersonaClient(BASE, "k", http_client=httpx.Client(transport=transport))
+
+
+def test_an_error_event_mid_stream_raises_after_the_deltas_before_it() -> None:
+    body = _Events(CONTEXT, _delta("Hel"), 'event: error\ndata: {"type": "upstream-error", "detail": "cut"}')
+    stream = _streaming(body).chat("a", messages=[{"role": "user", "content": "hi"}], stream=True)
+    received: list[object] = []
+    with pytest.raises(persona_client.StreamError) as failed:
+        for part in stream:
+            received.append(part)
+    assert received == ["Hel"] and failed.value.code == "upstream-error" and body.closed
+
+
+def test_closing_a_stream_early_hangs_up() -> None:
+    body = _Events(CONTEXT, _delta("one"), _delta(" two"), "data: [DONE]")
+    stream = _streaming(body).chat("a", messages=[{"role": "user", "content": "hi"}], stream=True)
+    parts = iter(stream)
+    assert next(parts) == "one"
+    parts.close()  # what leaving a for loop early does to it
+    assert body.closed and stream.summary is None
+    whole = _Events(CONTEXT, _delta("one"), _delta(" two"), "data: [DONE]")
+    finished = list(_streaming(whole).chat("a", messages=[{"role": "user", "content": "hi"}], stream=True))
+    assert finished[:2] == ["one", " two"] and isinstance(finished[2], ChatSummary)
+    assert finished[2].session == "s9" and finished[2].memories_used[0].tag == "m1"
