@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, Generator, Iterator, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Literal, overload
 
@@ -127,7 +127,7 @@ class ChatStream:
         self._state = _StreamState()
         self.summary: ChatSummary | None = None
 
-    def __iter__(self) -> Iterator[str | ChatSummary]:
+    def __iter__(self) -> Generator[str | ChatSummary, None, None]:
         try:
             for event, data in _events(self._response.iter_lines()):
                 text = self._state.feed(event, data)
@@ -162,7 +162,7 @@ class AsyncChatStream:
         self._state = _StreamState()
         self.summary: ChatSummary | None = None
 
-    async def __aiter__(self) -> AsyncIterator[str | ChatSummary]:
+    async def __aiter__(self) -> AsyncGenerator[str | ChatSummary, None]:
         try:
             event, data = "", list[str]()
             async for line in self._response.aiter_lines():
