@@ -155,6 +155,25 @@ class _Base:
             return False
         return response is None or response.status_code in RETRIED_STATUSES
 
+    def _wait_or_raise(
+        self,
+        spec: OperationSpec,
+        attempt: int,
+        request: httpx.Request,
+        response: httpx.Response | None,
+        error: httpx.TransportError | None,
+    ) -> float:
+        """Seconds to wait before the next attempt, or the error of this one if there is none."""
+        if self._retry(spec, attempt, response):
+            return self._backoff(attempt, response)
+        if response is not None:
+            raise status_error(response)
+        if isinstance(error, httpx.TimeoutException):
+            raise APITimeoutError(
+                f"{spec.method} {request.url}: no answer in time", request=request
+            ) from error
+        raise APIConnectionError(f"{spec.method} {request.url}: {error}", request=request) from error
+
     def _request(
         self,
         spec: OperationSpec,
@@ -207,28 +226,18 @@ class SyncTransport(_Base):
         attempt = 0
         while True:
             request = self._request(spec, path, query, body, request_id, stream)
+            response: httpx.Response | None = None
+            error: httpx.TransportError | None = None
             try:
                 response = self.http.send(request, stream=stream, follow_redirects=False)
-            except httpx.TimeoutException as exc:
-                if not self._retry(spec, attempt, None):
-                    raise APITimeoutError(
-                        f"{spec.method} {request.url}: no answer in time", request=request
-                    ) from exc
-                response = None
             except httpx.TransportError as exc:
-                if not self._retry(spec, attempt, None):
-                    raise APIConnectionError(f"{spec.method} {request.url}: {exc}", request=request) from exc
-                response = None
-            if response is not None and response.status_code < 400:
-                return response
-            if response is not None and not self._retry(spec, attempt, response):
-                if stream:
-                    response.read()
-                    response.close()
-                raise status_error(response)
+                error = exc
             if response is not None:
+                if response.status_code < 400:
+                    return response
+                response.read()  # the problem's body, read before the connection is let go
                 response.close()
-            time.sleep(self._backoff(attempt, response))
+            time.sleep(self._wait_or_raise(spec, attempt, request, response, error))
             attempt += 1
 
     def _call(
@@ -314,28 +323,18 @@ class AsyncTransport(_Base):
         attempt = 0
         while True:
             request = self._request(spec, path, query, body, request_id, stream)
+            response: httpx.Response | None = None
+            error: httpx.TransportError | None = None
             try:
                 response = await self.http.send(request, stream=stream, follow_redirects=False)
-            except httpx.TimeoutException as exc:
-                if not self._retry(spec, attempt, None):
-                    raise APITimeoutError(
-                        f"{spec.method} {request.url}: no answer in time", request=request
-                    ) from exc
-                response = None
             except httpx.TransportError as exc:
-                if not self._retry(spec, attempt, None):
-                    raise APIConnectionError(f"{spec.method} {request.url}: {exc}", request=request) from exc
-                response = None
-            if response is not None and response.status_code < 400:
-                return response
-            if response is not None and not self._retry(spec, attempt, response):
-                if stream:
-                    await response.aread()
-                    await response.aclose()
-                raise status_error(response)
+                error = exc
             if response is not None:
+                if response.status_code < 400:
+                    return response
+                await response.aread()  # the problem's body, read before the connection is let go
                 await response.aclose()
-            await asyncio.sleep(self._backoff(attempt, response))
+            await asyncio.sleep(self._wait_or_raise(spec, attempt, request, response, error))
             attempt += 1
 
     async def _call(
