@@ -117,7 +117,7 @@ BULK: dict[str, tuple[str, int]] = {
     "addComparisons": ("comparisons", 500),
     "upsertItems": ("items", 1000),
     "addInteractions": ("interactions", 1000),
-    "addReviews": ("reviews", 1000),
+    "addReviews": ("reviews", 500),
     "upsertIngredients": ("ingredients", 1000),
     "upsertRecipes": ("recipes", 1000),
 }
@@ -304,6 +304,9 @@ def operations(document: dict[str, Any]) -> list[Operation]:
                 content = body["content"]["application/json"]["schema"]
                 if op_id in BULK:
                     op.bulk = BULK[op_id]
+                    declared_max = _max_items(content, schemas)
+                    if declared_max is not None and declared_max < op.bulk[1]:
+                        raise SystemExit(f"{op_id}: BULK sends {op.bulk[1]}, the API takes {declared_max}")
                 if content.get("type") == "array":
                     op.body_is_list = True
                     item = py_type(content["items"], accept=True)
@@ -325,6 +328,17 @@ def operations(document: dict[str, Any]) -> list[Operation]:
             op.result, op.page = _result(spec)
             found.append(op)
     return found
+
+
+def _max_items(content: dict[str, Any], schemas: dict[str, Any]) -> int | None:
+    """The records a bulk body may hold, as the document declares it (None: not declared)."""
+    if content.get("type") == "array":
+        return content.get("maxItems")
+    ref = content.get("$ref", "")
+    for prop in schemas.get(ref.removeprefix(REF), {}).get("properties", {}).values():
+        if prop.get("type") == "array":
+            return prop.get("maxItems")
+    return None
 
 
 def _result(spec: dict[str, Any]) -> tuple[str, str | None]:

@@ -319,7 +319,7 @@ OPERATION_SPECS: dict[str, OperationSpec] = {
         body_is_list=True,
         path_params=(),
         chunk_field="reviews",
-        chunk_records=1000,
+        chunk_records=500,
     ),
     "recommendForSession": OperationSpec(
         "recommendForSession",
