@@ -332,13 +332,11 @@ def operations(document: dict[str, Any]) -> list[Operation]:
 
 def _max_items(content: dict[str, Any], schemas: dict[str, Any]) -> int | None:
     """The records a bulk body may hold, as the document declares it (None: not declared)."""
-    if content.get("type") == "array":
-        return content.get("maxItems")
+    arrays = [content] if content.get("type") == "array" else []
     ref = content.get("$ref", "")
-    for prop in schemas.get(ref.removeprefix(REF), {}).get("properties", {}).values():
-        if prop.get("type") == "array":
-            return prop.get("maxItems")
-    return None
+    arrays += [p for p in schemas.get(ref.removeprefix(REF), {}).get("properties", {}).values()]
+    limits = [int(a["maxItems"]) for a in arrays if a.get("type") == "array" and "maxItems" in a]
+    return limits[0] if limits else None
 
 
 def _result(spec: dict[str, Any]) -> tuple[str, str | None]:
