@@ -105,16 +105,17 @@ class Preferences:
             reason=reason,
         )
         self.session.add(row)
+        try:
+            # Flushed here, not by the DELETE's autoflush: that would raise outside this handler.
+            await self.session.flush()
+        except IntegrityError:
+            # Another request stored this version first; the caller rolls back.
+            raise Conflict("the user's preferences changed concurrently; retry") from None
         await self.session.execute(
             delete(PreferenceLatentRow).where(
                 PreferenceLatentRow.user_id == user_id, PreferenceLatentRow.version <= version - KEEP_VERSIONS
             )
         )
-        try:
-            await self.session.flush()
-        except IntegrityError:
-            # Another request stored this version first; the caller rolls back.
-            raise Conflict("the user's preferences changed concurrently; retry") from None
         return row
 
     def _view(self, row: PreferenceLatentRow | None) -> LatentView:

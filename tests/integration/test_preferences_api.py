@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from persona_api.config import Settings
+from persona_api.errors import Conflict
 from persona_api.jobs.reindex import run_reindex
 from persona_api.kernel.embed import MiniLMEmbedder
 from persona_api.kernel.steps import StepRegistry
@@ -26,6 +27,7 @@ from persona_api.preferences.tables import PreferenceComparison, PreferenceLaten
 from persona_api.preferences.training_inputs import TrainConfig
 from persona_api.store.db import create_engine, session_factory
 from persona_api.store.step import TenantDirectoryStep
+from persona_api.store.tables import User
 from tests.conftest import TenantKey, admin_headers, fetch_all, new_tenant
 
 Client = AsyncTestClient[Litestar]
@@ -206,6 +208,29 @@ async def test_a_text_another_request_stored_first_is_shared_not_a_500(
         database_url, select(PreferenceOption.text).where(PreferenceOption.text.in_(texts))
     )
     assert sorted(r.text for r in rows) == sorted(texts)
+
+
+async def test_a_latent_version_stored_first_by_another_request_is_a_409_not_a_500(
+    client: Client, app: Litestar, tenant: TenantKey, database_url: str
+) -> None:
+    """Two requests refit the same user at once (as after a new model is served): the second's
+    version number is taken, which is a conflict the client can retry, never an internal error."""
+    await _compare(client, tenant.headers, "dora", _pairs(2))
+    (user_id,) = (await fetch_all(database_url, select(User.id).where(User.external_id == "dora")))[0]
+    engine = create_engine(Settings(database_url=database_url), pooled=False)
+    try:
+        sessions = session_factory(engine)
+        async with sessions() as first, sessions() as second:
+            one = service.Preferences(app.state.preferences, first, tenant.tenant_id)
+            two = service.Preferences(app.state.preferences, second, tenant.tenant_id)
+            seen_by_two = await two._latest(user_id)
+            await one._append(user_id, await one._latest(user_id), "model", None)
+            await first.commit()
+            with pytest.raises(Conflict):
+                await two._append(user_id, seen_by_two, "model", None)
+            await second.rollback()
+    finally:
+        await engine.dispose()
 
 
 @pytest.mark.parametrize(
