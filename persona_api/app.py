@@ -36,6 +36,7 @@ from persona_api.http.counters import open_counters
 from persona_api.http.deps import DEPENDENCIES, SESSION_KEY
 from persona_api.http.guard import refuse_bad_input
 from persona_api.http.health import healthz, readyz
+from persona_api.http.openai_errors import OpenAIErrors
 from persona_api.http.openapi import ContractJSON
 from persona_api.http.problems import problem_handlers
 from persona_api.http.ratelimit import RateLimiter, RateLimitMiddleware
@@ -212,6 +213,7 @@ def create_app(
     # Metrics outermost, so that they count the 429s too.
     middleware: list[Middleware] = [
         prometheus.middleware,
+        OpenAIErrors,  # outside the limiter, so that its 429s take OpenAI's shape too
         RateLimitMiddleware(
             rate_limiter,
             authenticator,

@@ -17,6 +17,7 @@ from sqlalchemy import MetaData
 
 from persona_api.http.chat import ChatController
 from persona_api.http.memory import MemoryController
+from persona_api.http.openai_compat import OpenAIController
 from persona_api.http.pairings import (
     FoodPreferenceController,
     IngredientController,
@@ -113,7 +114,7 @@ CAPABILITIES: tuple[Capability, ...] = (
     Capability(
         name="chat",
         tables=None,  # a chat's turns are conversation memory's
-        controllers=(SystemMessageController, ChatController),
+        controllers=(SystemMessageController, ChatController, OpenAIController),
     ),
 )
 

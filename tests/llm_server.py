@@ -43,6 +43,8 @@ class Reply:
     """Reset the connection (TCP RST) after this many content chunks; 0: instead of any answer."""
     headers: dict[str, str] = field(default_factory=dict)
     finish_reason: str = "stop"
+    tool_calls: list[dict[str, Any]] | None = None
+    """Non-streamed: tool calls of the answer's message, sent as given."""
     usage: dict[str, int] = field(
         default_factory=lambda: {"prompt_tokens": 11, "completion_tokens": 3, "total_tokens": 14}
     )
@@ -216,7 +218,8 @@ def _completion(reply: Reply, body: dict[str, Any]) -> dict[str, Any]:
         "choices": [
             {
                 "index": 0,
-                "message": {"role": "assistant", "content": reply.content},
+                "message": {"role": "assistant", "content": reply.content}
+                | ({"tool_calls": reply.tool_calls} if reply.tool_calls else {}),
                 "finish_reason": reply.finish_reason,
             }
         ],

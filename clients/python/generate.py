@@ -111,6 +111,9 @@ NAMES: dict[str, str] = {
     "nextQueryForPopulation": "population.next_query",
 }
 
+OPENAI_COMPATIBLE = frozenset({"createChatCompletion", "listModels"})
+"""The OpenAI drop-in's operations: the ``openai`` package is their client, so they have no method."""
+
 BULK: dict[str, tuple[str, int]] = {
     # operationId -> (the list's parameter name, records per request)
     "appendTurns": ("turns", 200),
@@ -283,6 +286,8 @@ def operations(document: dict[str, Any]) -> list[Operation]:
     for path, methods in document["paths"].items():
         for method, spec in methods.items():
             op_id = spec["operationId"]
+            if op_id in OPENAI_COMPATIBLE:
+                continue
             if op_id not in NAMES:
                 raise SystemExit(f"operation {op_id} has no name in NAMES: add one")
             op = Operation(op_id, NAMES[op_id], method.upper(), path, summary=spec.get("summary", ""))

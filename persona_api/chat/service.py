@@ -41,13 +41,27 @@ log = logging.getLogger("persona_api.chat")
 @dataclass(frozen=True, kw_only=True)
 class ChatRequest:
     user_id: str
-    messages: Sequence[Mapping[str, str]]
-    """OpenAI-style ``user``/``assistant`` messages; the last one is the user's new message."""
+    messages: Sequence[Mapping[str, Any]]
+    """OpenAI-style messages; the last user message is the one recorded and searched with."""
     session: str | None = None
     partner: str | None = None
     options: Mapping[str, Any] = field(default_factory=dict)
     budget_tokens: int = 800
     memories_k: int = 8
+    user_last: bool = True
+    """The conversation must end with the user's message (false: a tool result may come last, as in
+    OpenAI's tool-calling loop; the user's turn is then not recorded again)."""
+
+
+def message_text(message: Mapping[str, Any]) -> str:
+    """A message's text: its string content, or the text parts of a multi-part content."""
+    content = message.get("content")
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        parts = [p.get("text") for p in content if isinstance(p, dict) and p.get("type") == "text"]
+        return "\n".join(p for p in parts if isinstance(p, str))
+    return ""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -57,7 +71,7 @@ class Prepared:
     user: User
     session: ConversationSession
     partner: str
-    messages: list[dict[str, str]]
+    messages: list[dict[str, Any]]
     memories_used: tuple[MemoryItem, ...]
 
 
@@ -77,18 +91,26 @@ class ChatService:
 
         The request is checked (messages, user, session, partner) before the LLM setting: a
         client's own mistake is its 4xx even when no LLM is configured (503)."""
-        if not req.messages or req.messages[-1].get("role") != "user":
+        last_is_user = bool(req.messages) and req.messages[-1].get("role") == "user"
+        if req.user_last and not last_is_user:
             raise InvalidInput(
                 "the last message must be the user's",
                 [FieldProblem("messages", "must end with a user message")],
             )
-        query = req.messages[-1]["content"]
+        said = [message_text(m) for m in req.messages if m.get("role") == "user"]
+        if not said or not said[-1].strip():
+            raise InvalidInput(
+                "a chat needs the user's message, with text",
+                [FieldProblem("messages", "must hold a user message with text content")],
+            )
+        query = said[-1]
         # The query's embedding (the slowest step) runs while the lookups and the turn's write do.
         embedding = self.system.memories.embed_query(query)
         try:
             user, conv, partner = await self._session_of(req)
             self.client()
-            await self.conversations.add_turns(user, conv, [TurnIn(speaker=OWNER, text=query)])
+            if last_is_user:
+                await self.conversations.add_turns(user, conv, [TurnIn(speaker=OWNER, text=query)])
             # Chat is the one route with transactions of its own: the user's turn is committed now,
             # so it is kept even when the upstream call fails (and the request with it).
             await self.conversations.session.commit()

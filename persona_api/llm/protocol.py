@@ -8,7 +8,7 @@ Non-streaming answers are one JSON object; streaming answers are server-sent eve
 from __future__ import annotations
 
 from collections.abc import AsyncIterable, AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
@@ -33,6 +33,8 @@ class Completion:
     usage: Usage | None
     model: str
     finish_reason: str | None
+    raw: dict[str, Any] = field(default_factory=dict)
+    """The endpoint's ``chat.completion`` object as it came (tool calls and all)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -43,6 +45,8 @@ class Chunk:
     finish_reason: str | None = None
     usage: Usage | None = None
     model: str | None = None
+    raw: dict[str, Any] = field(default_factory=dict)
+    """The endpoint's ``chat.completion.chunk`` object as it came."""
 
 
 # The wire shapes, as loose as OpenAI-compatible servers are: every field optional, content of any
@@ -98,6 +102,11 @@ def _object(raw: bytes | str, what: str) -> _Body:
     return data
 
 
+def _as_dict(raw: bytes | str) -> dict[str, Any]:
+    decoded = msgspec.json.decode(raw)
+    return decoded if isinstance(decoded, dict) else {}
+
+
 def parse_completion(raw: bytes, *, default_model: str) -> Completion:
     """A ``chat.completion`` object -> :class:`Completion` (the first choice)."""
     data = _object(raw, "a response")
@@ -109,6 +118,7 @@ def parse_completion(raw: bytes, *, default_model: str) -> Completion:
         usage=data.usage.typed() if data.usage is not None else None,
         model=data.model or default_model,
         finish_reason=first.finish_reason,
+        raw=_as_dict(raw),
     )
 
 
@@ -121,6 +131,7 @@ def parse_chunk(payload: str) -> Chunk:
         finish_reason=first.finish_reason,
         usage=data.usage.typed() if data.usage is not None else None,
         model=data.model,
+        raw=_as_dict(payload),
     )
 
 

@@ -25,6 +25,16 @@ class AvoidOut(msgspec.Struct, kw_only=True, omit_defaults=True):
     reason: Literal["dislike", "allergy"]
 
 
+class ChatCompletionIn(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """OpenAI's chat completion request. Only ``messages`` is required; every field not named here"""
+
+    messages: list[dict[str, Any]]
+    model: str | None = None
+    stream: bool | None = False
+    stream_options: dict[str, Any] | None = None
+    user: str | None = None
+
+
 class ChatIn(msgspec.Struct, kw_only=True, omit_defaults=True):
     """ChatIn"""
 
@@ -418,6 +428,21 @@ class ObjectivesOut(msgspec.Struct, kw_only=True, omit_defaults=True):
     """ObjectivesOut"""
 
     objectives: list[ObjectiveInfo]
+
+
+class OpenAIErrorBody(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """OpenAIErrorBody"""
+
+    message: str
+    type: str
+    param: str | None
+    code: str | None
+
+
+class OpenAIErrorOut(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """An OpenAI error object: what the OpenAI-compatible routes answer instead of a problem."""
+
+    error: OpenAIErrorBody
 
 
 class OptionBody(msgspec.Struct, kw_only=True, omit_defaults=True):
