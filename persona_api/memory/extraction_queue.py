@@ -47,6 +47,10 @@ class ExtractionQueue:
 
     async def wait(self, seconds: float) -> None:
         """Until :meth:`notify` or ``seconds`` have passed, whichever comes first."""
+        # asyncio.timeout, not asyncio.wait_for: on Python 3.11 a cancellation that meets the
+        # timeout inside wait_for can be lost, and the worker's task then never ends (seen in CI:
+        # a cancelled worker stuck here).
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), seconds)
+            async with asyncio.timeout(seconds):
+                await self._wake.wait()
         self._wake.clear()

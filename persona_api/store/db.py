@@ -102,7 +102,7 @@ class _WriteGate:
         if gate.holder == id(connection):
             return
         try:
-            await_only(asyncio.wait_for(gate.lock.acquire(), SQLITE_LOCK_WAIT))
+            await_only(_acquire_within(gate.lock, SQLITE_LOCK_WAIT))
         except TimeoutError:
             message = "database is locked (this process's other writers held it)"
             raise dialect.dbapi.OperationalError(message) from None
@@ -125,6 +125,13 @@ class _WriteGate:
             elif not loop.is_closed():
                 loop.call_soon_threadsafe(gate.lock.release)
             return
+
+
+async def _acquire_within(lock: asyncio.Lock, seconds: float) -> None:
+    """``lock.acquire()`` or ``TimeoutError`` (asyncio.timeout: Python 3.11's wait_for can lose a
+    cancellation that meets its timeout)."""
+    async with asyncio.timeout(seconds):
+        await lock.acquire()
 
 
 @dataclass

@@ -131,7 +131,8 @@ async def test_a_worker_killed_mid_batch_loses_no_turn_and_extracts_none_twice(
         await eventually("every queued turn is extracted", settled, within=60, every=0.1)
     finally:
         restarted.cancel()
-        await asyncio.gather(restarted, return_exceptions=True)
+        async with asyncio.timeout(60):  # a worker that ignores its cancellation fails here
+            await asyncio.gather(restarted, return_exceptions=True)
 
     rows = await fetch_all(sqlite_url, queue)
     assert [r.external_id for r in rows] == [f"t{i}" for i in range(1, len(FACTS) + 1)]  # one row per turn
