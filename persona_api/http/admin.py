@@ -21,7 +21,11 @@ from persona_api.store.tenants import TenantService
 
 def _tenant(row: Tenant) -> TenantOut:
     return TenantOut(
-        id=row.id, name=row.name, created_at=row.created_at, rate_limit_per_minute=row.rate_limit_per_minute
+        id=row.id,
+        name=row.name,
+        created_at=row.created_at,
+        rate_limit_per_minute=row.rate_limit_per_minute,
+        create_unknown_users=row.create_unknown_users,
     )
 
 
@@ -56,7 +60,7 @@ class AdminController(Controller):
     async def create_tenant(
         self, data: JSONBody[TenantCreate], tenants: NamedDependency[TenantService]
     ) -> TenantOut:
-        row = await tenants.create_tenant(data.name, data.rate_limit_per_minute)
+        row = await tenants.create_tenant(data.name, data.rate_limit_per_minute, data.create_unknown_users)
         return _tenant(row)
 
     @get("/tenants", operation_id="listTenants", summary="List tenants")
@@ -75,7 +79,7 @@ class AdminController(Controller):
     @patch(
         "/tenants/{tenant_id:str}",
         operation_id="updateTenant",
-        summary="Change a tenant's settings: its rate limit",
+        summary="Change a tenant's settings: its rate limit, whether unknown users are created",
     )
     async def update_tenant(
         self,
@@ -84,9 +88,12 @@ class AdminController(Controller):
         tenants: NamedDependency[TenantService],
         request: Request[Any, Any, Any],
     ) -> TenantOut:
-        if data.rate_limit_per_minute is msgspec.UNSET:
-            return _tenant(await tenants.get_tenant(tenant_id))
-        row = await tenants.set_rate_limit(tenant_id, data.rate_limit_per_minute)
+        row = await tenants.get_tenant(tenant_id)
+        if data.create_unknown_users is not msgspec.UNSET:
+            row.create_unknown_users = data.create_unknown_users
+        if data.rate_limit_per_minute is not msgspec.UNSET:
+            row = await tenants.set_rate_limit(tenant_id, data.rate_limit_per_minute)
+        await tenants.session.flush()
         # Committed before the cache forgets the tenant's keys, so they are read again with the new
         # limit: at once in this process, within PERSONA_AUTH_CACHE_SECONDS in the others.
         await tenants.session.commit()

@@ -23,12 +23,15 @@ from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import JSONBody
 from litestar.response import ServerSentEvent, ServerSentEventMessage
+from sqlalchemy import select
 
 from persona_api.chat.service import ChatRequest, ChatService
 from persona_api.config import Settings
 from persona_api.errors import FieldProblem, InvalidInput, MalformedRequest, NotFound, PersonaError
 from persona_api.http.openapi import answers, openai_shaped
 from persona_api.http.problems import database_busy
+from persona_api.store.tables import Tenant
+from persona_api.store.users import UserService
 
 log = logging.getLogger("persona_api.http.openai")
 
@@ -125,8 +128,14 @@ class OpenAIController(Controller):
         request: Request[Any, Any, Any],
         data: JSONBody[dict[str, Any]],
         chat: NamedDependency[ChatService],
+        users: NamedDependency[UserService],
     ) -> Response[Any]:
         user, messages = _checked(data, request)
+        creates = await users.session.scalar(
+            select(Tenant.create_unknown_users).where(Tenant.id == users.tenant_id)
+        )
+        if not creates:
+            await users.get(user)  # this tenant does not create users on first use: a 404
         options = {k: v for k, v in data.items() if k not in OURS}
         stream = bool(data.get("stream"))
         wants_usage = bool((data.get("stream_options") or {}).get("include_usage"))

@@ -39,6 +39,8 @@ class TenantCreate(msgspec.Struct, forbid_unknown_fields=True):
     name: Name
     rate_limit_per_minute: RateLimit | None = None
     """The tenant's own rate limit; null: the service's ``PERSONA_RATE_LIMIT_PER_MINUTE``."""
+    create_unknown_users: bool = True
+    """The OpenAI-compatible endpoint creates a user it does not know yet (false: a 404)."""
 
 
 class TenantPatch(msgspec.Struct, forbid_unknown_fields=True):
@@ -46,6 +48,8 @@ class TenantPatch(msgspec.Struct, forbid_unknown_fields=True):
 
     rate_limit_per_minute: RateLimit | msgspec.UnsetType | None = msgspec.UNSET
     """The tenant's own rate limit; null: back to the service's default."""
+    create_unknown_users: bool | msgspec.UnsetType = msgspec.UNSET
+    """Whether the OpenAI-compatible endpoint creates users it does not know (else a 404)."""
 
 
 class TenantOut(msgspec.Struct):
@@ -54,6 +58,7 @@ class TenantOut(msgspec.Struct):
     created_at: datetime
     rate_limit_per_minute: int | None
     """The tenant's own rate limit; null: it has the service's default."""
+    create_unknown_users: bool
 
 
 class KeyCreate(msgspec.Struct, forbid_unknown_fields=True):

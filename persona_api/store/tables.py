@@ -21,6 +21,7 @@ from sqlalchemy import (
     MetaData,
     String,
     UniqueConstraint,
+    true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -76,6 +77,8 @@ class Tenant(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     rate_limit_per_minute: Mapped[int | None] = mapped_column(default=None)
     """Requests per minute for the tenant's keys; ``None``: the service's ``rate_limit_per_minute``."""
+    create_unknown_users: Mapped[bool] = mapped_column(default=True, server_default=true())
+    """Whether the OpenAI-compatible endpoint creates a user it does not know (else a 404)."""
 
 
 class ApiKey(Base):

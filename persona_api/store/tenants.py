@@ -53,9 +53,15 @@ class TenantService:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def create_tenant(self, name: str, rate_limit_per_minute: int | None = None) -> Tenant:
+    async def create_tenant(
+        self, name: str, rate_limit_per_minute: int | None = None, create_unknown_users: bool = True
+    ) -> Tenant:
         tenant = Tenant(
-            id=_new_id("ten"), name=name, created_at=utcnow(), rate_limit_per_minute=rate_limit_per_minute
+            id=_new_id("ten"),
+            name=name,
+            created_at=utcnow(),
+            rate_limit_per_minute=rate_limit_per_minute,
+            create_unknown_users=create_unknown_users,
         )
         self.session.add(tenant)
         await self.session.flush()

@@ -211,3 +211,26 @@ def test_errors_are_openai_errors_with_the_apis_statuses(
         client.chat.completions.create(model=MODEL, messages=hi)  # type: ignore[arg-type]
     assert limited.value.response.headers["retry-after"]
     assert limited.value.response.headers["content-type"] == "application/json"
+
+
+def test_a_tenant_can_refuse_to_create_users_on_first_use(
+    http: TestClient[Litestar], llm_server: FakeLLM
+) -> None:
+    tenant, key = _key(http)
+    assert (
+        http.get(f"/v1/admin/tenants/{tenant}", headers=admin_headers()).json()["create_unknown_users"]
+        is True
+    )
+    patched = http.patch(
+        f"/v1/admin/tenants/{tenant}", json={"create_unknown_users": False}, headers=admin_headers()
+    )
+    assert patched.status_code == 200 and patched.json()["create_unknown_users"] is False
+    hi: Any = [{"role": "user", "content": "Hi"}]
+    with pytest.raises(openai.NotFoundError) as unknown:
+        _openai(http, key, "stranger").chat.completions.create(model=MODEL, messages=hi)
+    assert unknown.value.code == "not_found" and not llm_server.requests
+    assert http.get("/v1/users/stranger", headers={"Authorization": f"Bearer {key}"}).status_code == 404
+    http.post("/v1/users", json={"id": "known"}, headers={"Authorization": f"Bearer {key}"})
+    llm_server.queue(Reply(content="Hello"))
+    done = _openai(http, key, "known").chat.completions.create(model=MODEL, messages=hi)
+    assert done.choices[0].message.content == "Hello"

@@ -721,6 +721,7 @@ class TenantCreate(msgspec.Struct, kw_only=True, omit_defaults=True):
 
     name: str
     rate_limit_per_minute: int | None = None
+    create_unknown_users: bool | None = True
 
 
 class TenantOut(msgspec.Struct, kw_only=True, omit_defaults=True):
@@ -730,12 +731,14 @@ class TenantOut(msgspec.Struct, kw_only=True, omit_defaults=True):
     name: str
     created_at: datetime
     rate_limit_per_minute: int | None
+    create_unknown_users: bool
 
 
 class TenantPatch(msgspec.Struct, kw_only=True, omit_defaults=True):
     """The fields to change; a field left out keeps its value."""
 
     rate_limit_per_minute: int | None = None
+    create_unknown_users: bool | None = None
 
 
 class TurnBatch(msgspec.Struct, kw_only=True, omit_defaults=True):

@@ -749,13 +749,19 @@ class AdminTenantsResource:
             OPERATION_SPECS["listTenants"], {}, query={"limit": limit, "offset": offset}, item=TenantOut
         )
 
-    def create(self, *, name: str, rate_limit_per_minute: int | None = None) -> TenantOut:
+    def create(
+        self, *, name: str, rate_limit_per_minute: int | None = None, create_unknown_users: bool = True
+    ) -> TenantOut:
         """Create a tenant (a client app) (``POST /v1/admin/tenants``)."""
         return self._client._call(
             OPERATION_SPECS["createTenant"],
             {},
             query={},
-            body={"name": name, "rate_limit_per_minute": rate_limit_per_minute},
+            body={
+                "name": name,
+                "rate_limit_per_minute": rate_limit_per_minute,
+                "create_unknown_users": create_unknown_users,
+            },
             type=TenantOut,
         )
 
@@ -769,13 +775,23 @@ class AdminTenantsResource:
         """Delete a tenant with its keys and all its users' data (``DELETE /v1/admin/tenants/{tenant_id}``)."""
         self._client._void(OPERATION_SPECS["deleteTenant"], {"tenant_id": tenant_id}, query={})
 
-    def update(self, tenant_id: str, /, *, rate_limit_per_minute: int | None = None) -> TenantOut:
-        """Change a tenant's settings: its rate limit (``PATCH /v1/admin/tenants/{tenant_id}``)."""
+    def update(
+        self,
+        tenant_id: str,
+        /,
+        *,
+        rate_limit_per_minute: int | None = None,
+        create_unknown_users: bool | None = None,
+    ) -> TenantOut:
+        """Change a tenant's settings: its rate limit, whether unknown users are created (``PATCH /v1/admin/tenants/{tenant_id}``)."""
         return self._client._call(
             OPERATION_SPECS["updateTenant"],
             {"tenant_id": tenant_id},
             query={},
-            body={"rate_limit_per_minute": rate_limit_per_minute},
+            body={
+                "rate_limit_per_minute": rate_limit_per_minute,
+                "create_unknown_users": create_unknown_users,
+            },
             type=TenantOut,
         )
 
@@ -1668,13 +1684,19 @@ class AsyncAdminTenantsResource:
             OPERATION_SPECS["listTenants"], {}, query={"limit": limit, "offset": offset}, item=TenantOut
         )
 
-    async def create(self, *, name: str, rate_limit_per_minute: int | None = None) -> TenantOut:
+    async def create(
+        self, *, name: str, rate_limit_per_minute: int | None = None, create_unknown_users: bool = True
+    ) -> TenantOut:
         """Create a tenant (a client app) (``POST /v1/admin/tenants``)."""
         return await self._client._call(
             OPERATION_SPECS["createTenant"],
             {},
             query={},
-            body={"name": name, "rate_limit_per_minute": rate_limit_per_minute},
+            body={
+                "name": name,
+                "rate_limit_per_minute": rate_limit_per_minute,
+                "create_unknown_users": create_unknown_users,
+            },
             type=TenantOut,
         )
 
@@ -1688,13 +1710,23 @@ class AsyncAdminTenantsResource:
         """Delete a tenant with its keys and all its users' data (``DELETE /v1/admin/tenants/{tenant_id}``)."""
         await self._client._void(OPERATION_SPECS["deleteTenant"], {"tenant_id": tenant_id}, query={})
 
-    async def update(self, tenant_id: str, /, *, rate_limit_per_minute: int | None = None) -> TenantOut:
-        """Change a tenant's settings: its rate limit (``PATCH /v1/admin/tenants/{tenant_id}``)."""
+    async def update(
+        self,
+        tenant_id: str,
+        /,
+        *,
+        rate_limit_per_minute: int | None = None,
+        create_unknown_users: bool | None = None,
+    ) -> TenantOut:
+        """Change a tenant's settings: its rate limit, whether unknown users are created (``PATCH /v1/admin/tenants/{tenant_id}``)."""
         return await self._client._call(
             OPERATION_SPECS["updateTenant"],
             {"tenant_id": tenant_id},
             query={},
-            body={"rate_limit_per_minute": rate_limit_per_minute},
+            body={
+                "rate_limit_per_minute": rate_limit_per_minute,
+                "create_unknown_users": create_unknown_users,
+            },
             type=TenantOut,
         )
 
