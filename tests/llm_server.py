@@ -41,6 +41,8 @@ class Reply:
     stall_seconds: float = 3.0
     reset_after: int | None = None
     """Reset the connection (TCP RST) after this many content chunks; 0: instead of any answer."""
+    reset_pause: float = 0.25
+    """Seconds between the last chunk and a mid-stream reset (keep it under the client's read timeout)."""
     headers: dict[str, str] = field(default_factory=dict)
     finish_reason: str = "stop"
     tool_calls: list[dict[str, Any]] | None = None
@@ -189,6 +191,11 @@ def _handler_for(llm: FakeLLM) -> type[BaseHTTPRequestHandler]:
                 if i == reply.stall_after and llm.stopping.wait(reply.stall_seconds):
                     return
                 if reply.reset_after is not None and i >= reply.reset_after:
+                    # Mid-stream, first give the client time to read what was sent: a TCP RST
+                    # makes the receiving kernel drop data not yet read, so on a busy machine the
+                    # chunks already sent could vanish and the reset look like one before any answer.
+                    if i > 0 and llm.stopping.wait(reply.reset_pause):
+                        return
                     self._reset()
                     return
                 event = {"object": "chat.completion.chunk", "model": model}

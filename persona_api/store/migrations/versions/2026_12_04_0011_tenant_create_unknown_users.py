@@ -17,13 +17,15 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
+# Plain ALTER TABLE, not Alembic's batch mode: on SQLite batch mode copies and drops ``tenants``,
+# and dropping it cascades (foreign keys are on) to every user of every tenant.
+
+
 def upgrade() -> None:
-    with op.batch_alter_table("tenants") as batch_op:
-        batch_op.add_column(
-            sa.Column("create_unknown_users", sa.Boolean(), nullable=False, server_default=sa.true())
-        )
+    op.add_column(
+        "tenants", sa.Column("create_unknown_users", sa.Boolean(), nullable=False, server_default=sa.true())
+    )
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("tenants") as batch_op:
-        batch_op.drop_column("create_unknown_users")
+    op.drop_column("tenants", "create_unknown_users")
