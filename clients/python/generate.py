@@ -163,7 +163,8 @@ from typing import Any, Literal
 
 {model_imports}
 from persona_client._paging import AsyncPage, Page
-from persona_client._transport import NOT_GIVEN, AsyncTransport, NotGiven, OperationSpec, SyncTransport
+from persona_client._spec import OperationSpec
+from persona_client._transport import NOT_GIVEN, AsyncTransport, NotGiven, SyncTransport
 
 '''
 

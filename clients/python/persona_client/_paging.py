@@ -10,14 +10,30 @@ The async page is awaited for its first page, and iterated with ``async for``.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Generator, Iterator, Mapping
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
+import httpx
 import msgspec
 
-if TYPE_CHECKING:
-    from persona_client._transport import AsyncTransport, OperationSpec, SyncTransport
+from persona_client._spec import OperationSpec
 
 T = TypeVar("T")
+
+
+class SyncTransport(Protocol):
+    """What a sync page needs of its client: sending one request."""
+
+    def send(
+        self, spec: OperationSpec, path: Mapping[str, Any], query: Mapping[str, Any], body: bytes | None
+    ) -> httpx.Response: ...
+
+
+class AsyncTransport(Protocol):
+    """What an async page needs of its client: sending one request."""
+
+    async def send(
+        self, spec: OperationSpec, path: Mapping[str, Any], query: Mapping[str, Any], body: bytes | None
+    ) -> httpx.Response: ...
 
 
 class _Listing(msgspec.Struct, Generic[T]):

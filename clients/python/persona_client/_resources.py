@@ -61,7 +61,8 @@ from persona_client._models import (
     WriteOut,
 )
 from persona_client._paging import AsyncPage, Page
-from persona_client._transport import AsyncTransport, OperationSpec, SyncTransport
+from persona_client._spec import OperationSpec
+from persona_client._transport import AsyncTransport, SyncTransport
 
 OPERATION_SPECS: dict[str, OperationSpec] = {
     "healthz": OperationSpec(

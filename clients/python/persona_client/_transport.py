@@ -15,7 +15,6 @@ import random
 import time
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import quote
 
@@ -25,6 +24,7 @@ import msgspec
 from persona_client._errors import APIConnectionError, APITimeoutError, status_error
 from persona_client._errors import retry_after as retry_after_seconds
 from persona_client._paging import AsyncPage, Page
+from persona_client._spec import OperationSpec
 from persona_client._version import __version__
 
 T = TypeVar("T")
@@ -46,20 +46,6 @@ class NotGiven:
 
 
 NOT_GIVEN = NotGiven()
-
-
-@dataclass(frozen=True)
-class OperationSpec:
-    operation_id: str
-    method: str
-    path: str
-    repeatable: bool
-    body_is_list: bool
-    path_params: tuple[str, ...]
-    chunk_field: str | None = None
-    """An upload's list of records (sent in chunks)."""
-    chunk_records: int = 0
-    """Records per chunk."""
 
 
 def _clean(values: Mapping[str, Any]) -> dict[str, Any]:
