@@ -41,11 +41,12 @@ from persona_api.http.openapi import ContractJSON
 from persona_api.http.problems import problem_handlers
 from persona_api.http.ratelimit import RateLimiter, RateLimitMiddleware
 from persona_api.http.requestid import RequestIdMiddleware
-from persona_api.http.users import UserController
+from persona_api.http.users import TenantController, UserController
 from persona_api.kernel.embed import Embedder
 from persona_api.kernel.hotswap import ArtifactLoaders
 from persona_api.kernel.scrub import scrubbers
 from persona_api.llm.client import LLMClient
+from persona_api.mcp_server.mount import McpMount
 from persona_api.store.admin_token import resolve_admin_token
 from persona_api.store.db import create_engine
 from persona_api.store.erasure import Eraser
@@ -190,6 +191,7 @@ def create_app(
     for handler in user_data_handlers:
         user_data.register(handler)
     lifespan = _lifespan(runtime)
+    mcp = McpMount()
 
     db_config = SQLAlchemyAsyncConfig(
         engine_instance=engine,
@@ -229,6 +231,8 @@ def create_app(
             _Metrics,
             AdminController,
             UserController,
+            TenantController,
+            mcp.handler,
             *(controller for capability in capabilities for controller in capability.controllers),
         ],
         dependencies={"auth_tenant": Provide(provide_tenant_id), **DEPENDENCIES},
@@ -239,7 +243,7 @@ def create_app(
         before_request=refuse_bad_input,
         cors_config=CORSConfig(allow_origins=list(settings.cors_origins)) if settings.cors_origins else None,
         request_max_body_size=settings.max_body_bytes,
-        lifespan=[lifespan],
+        lifespan=[lifespan, mcp.lifespan],
         openapi_config=OpenAPIConfig(
             title="persona-api",
             version=__version__,

@@ -1,4 +1,4 @@
-"""The ``persona-api`` command: serve, worker, migrate, reindex, erase, demo."""
+"""The ``persona-api`` command: serve, worker, migrate, reindex, erase, mcp, demo."""
 
 from __future__ import annotations
 
@@ -73,6 +73,18 @@ def _erase(settings: Settings, args: argparse.Namespace) -> int:
     return 0 if status.pending == 0 else 1
 
 
+def _mcp(settings: Settings, args: argparse.Namespace) -> int:
+    from persona_api.config import service_target
+    from persona_api.mcp_server import stdio
+
+    base_url, api_key = service_target()
+    if not api_key:
+        print("persona-api mcp: set PERSONA_API_KEY to a tenant API key", file=sys.stderr)
+        return 2
+    stdio.run(args.base_url or base_url, api_key)
+    return 0
+
+
 def _demo_load_recipes(settings: Settings, args: argparse.Namespace) -> int:
     import asyncio
     from pathlib import Path
@@ -120,6 +132,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     erase.add_argument("--status", action="store_true", help="only report the pending and done requests")
     erase.set_defaults(handler=_erase)
+    mcp = sub.add_parser(
+        "mcp", help="serve the MCP tools over stdio to a running service (PERSONA_BASE_URL, PERSONA_API_KEY)"
+    )
+    mcp.add_argument("--base-url", help="the service (default PERSONA_BASE_URL or http://127.0.0.1:8000)")
+    mcp.set_defaults(handler=_mcp)
     demo = sub.add_parser("demo", help="load public demo data").add_subparsers(dest="demo", required=True)
     recipes = demo.add_parser(
         "load-recipes", help="load the Ahn et al. flavor-network files (recipes, ingredients, compounds)"

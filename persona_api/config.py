@@ -138,8 +138,17 @@ class Settings:
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
-# Variables that belong to the test suite or the job runner, not to the service.
-_NOT_SETTINGS = {"PERSONA_TEST_DATABASE_URL"}
+# Variables that belong to the test suite or to the service's clients (the typed client and
+# `persona-api mcp` read the last two), not to the service.
+_NOT_SETTINGS = {"PERSONA_TEST_DATABASE_URL", "PERSONA_BASE_URL", "PERSONA_API_KEY"}
+DEFAULT_BASE_URL = "http://127.0.0.1:8000"
+
+
+def service_target(environ: Mapping[str, str] | None = None) -> tuple[str, str | None]:
+    """Where a client of a running service sends requests, and with which key:
+    ``PERSONA_BASE_URL`` (default :data:`DEFAULT_BASE_URL`) and ``PERSONA_API_KEY``."""
+    env = os.environ if environ is None else environ
+    return env.get("PERSONA_BASE_URL") or DEFAULT_BASE_URL, env.get("PERSONA_API_KEY") or None
 
 
 def _parse(name: str, raw: str, kind: Any) -> Any:

@@ -62,3 +62,7 @@ def configure_logging(level: str, *, json_lines: bool = True) -> None:
     logging.getLogger("uvicorn.access").disabled = True
     # Alembic announces every plugin it sets up; only its migration lines are worth keeping.
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+    # Each MCP tool call is an in-process request, already in the access log; the MCP SDK logs every
+    # request it handles at INFO.
+    for name in ("httpx", "httpx2", "mcp"):
+        logging.getLogger(name).setLevel(logging.WARNING)

@@ -22,6 +22,7 @@ NAMES: dict[str, str] = {
     "updateUser": "users.update",
     "deleteUser": "users.delete",
     "exportUser": "users.export",
+    "getOwnTenant": "tenant.get",
     # memory
     "listPartners": "partners.list",
     "createPartner": "partners.create",

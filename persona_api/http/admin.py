@@ -19,7 +19,7 @@ from persona_api.store.tables import ApiKey, Tenant
 from persona_api.store.tenants import TenantService
 
 
-def _tenant(row: Tenant) -> TenantOut:
+def tenant_out(row: Tenant) -> TenantOut:
     return TenantOut(
         id=row.id,
         name=row.name,
@@ -61,7 +61,7 @@ class AdminController(Controller):
         self, data: JSONBody[TenantCreate], tenants: NamedDependency[TenantService]
     ) -> TenantOut:
         row = await tenants.create_tenant(data.name, data.rate_limit_per_minute, data.create_unknown_users)
-        return _tenant(row)
+        return tenant_out(row)
 
     @get("/tenants", operation_id="listTenants", summary="List tenants")
     async def list_tenants(
@@ -69,12 +69,12 @@ class AdminController(Controller):
     ) -> OffsetPagination[TenantOut]:
         rows, total = await tenants.list_tenants(limit=page.limit, offset=page.offset)
         return OffsetPagination(
-            items=[_tenant(r) for r in rows], limit=page.limit, offset=page.offset, total=total
+            items=[tenant_out(r) for r in rows], limit=page.limit, offset=page.offset, total=total
         )
 
     @get("/tenants/{tenant_id:str}", operation_id="getTenant", summary="Get a tenant")
     async def get_tenant(self, tenant_id: IdPath, tenants: NamedDependency[TenantService]) -> TenantOut:
-        return _tenant(await tenants.get_tenant(tenant_id))
+        return tenant_out(await tenants.get_tenant(tenant_id))
 
     @patch(
         "/tenants/{tenant_id:str}",
@@ -98,7 +98,7 @@ class AdminController(Controller):
         # limit: at once in this process, within PERSONA_AUTH_CACHE_SECONDS in the others.
         await tenants.session.commit()
         _authenticator(request).forget_tenant(tenant_id)
-        return _tenant(row)
+        return tenant_out(row)
 
     @delete(
         "/tenants/{tenant_id:str}",

@@ -140,20 +140,29 @@ def remember_owner(scope: Scope, owner: KeyOwner | None) -> None:
     scope.setdefault("state", {})[CHECKED] = owner
 
 
-async def provide_tenant_id(request: Request[Any, Any, Any]) -> str:
-    """Dependency ``auth_tenant``: the tenant id of the request's API key, or 401."""
-    token = bearer_token(request.headers)
+async def _tenant_of(connection: ASGIConnection[Any, Any, Any, Any]) -> str:
+    token = bearer_token(connection.headers)
     if token is None:
         raise Unauthorized("missing API key: send 'Authorization: Bearer <key>'")
-    state = request.scope.get("state") or {}
+    state = connection.scope.get("state") or {}
     if CHECKED in state:
         owner: KeyOwner | None = state[CHECKED]
     else:  # a route the rate-limit middleware does not see
-        authenticator: Authenticator = request.app.state.authenticator
+        authenticator: Authenticator = connection.app.state.authenticator
         owner = await authenticator.check(token)
     if owner is None:
         raise Unauthorized("invalid or revoked API key")
     return owner.tenant_id
+
+
+async def provide_tenant_id(request: Request[Any, Any, Any]) -> str:
+    """Dependency ``auth_tenant``: the tenant id of the request's API key, or 401."""
+    return await _tenant_of(request)
+
+
+async def tenant_key_guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    """Guard of mounted apps (the MCP server): a valid tenant key, or 401 before the app runs."""
+    await _tenant_of(connection)
 
 
 async def admin_guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:

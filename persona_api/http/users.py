@@ -13,10 +13,13 @@ from litestar import Controller, Request, delete, get, patch, post
 from litestar.di import NamedDependency
 from litestar.pagination import OffsetPagination
 from litestar.params import FromPath, JSONBody
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from persona_api.http.admin import tenant_out
 from persona_api.http.pagination import PageRequest
-from persona_api.http.schemas import UserCreate, UserExport, UserOut, UserPatch
+from persona_api.http.schemas import TenantOut, UserCreate, UserExport, UserOut, UserPatch
 from persona_api.store.tables import User
+from persona_api.store.tenants import TenantService
 from persona_api.store.users import UserService
 
 
@@ -75,3 +78,14 @@ class UserController(Controller):
     async def export_user(self, user_id: FromPath[str], users: NamedDependency[UserService]) -> UserExport:
         row, data = await users.export(user_id)
         return UserExport(user=user_out(row), exported_at=datetime.now(UTC), data=data)
+
+
+class TenantController(Controller):
+    path = "/v1/tenant"
+    tags = ["users"]
+
+    @get(operation_id="getOwnTenant", summary="The API key's own tenant and its settings")
+    async def own_tenant(
+        self, db_session: NamedDependency[AsyncSession], auth_tenant: NamedDependency[str]
+    ) -> TenantOut:
+        return tenant_out(await TenantService(db_session).get_tenant(auth_tenant))

@@ -156,6 +156,9 @@ OPERATION_SPECS: dict[str, OperationSpec] = {
         body_is_list=False,
         path_params=("user_id",),
     ),
+    "getOwnTenant": OperationSpec(
+        "getOwnTenant", "GET", "/v1/tenant", repeatable=True, body_is_list=False, path_params=()
+    ),
     "listTurns": OperationSpec(
         "listTurns",
         "GET",
@@ -656,6 +659,7 @@ OPERATIONS: dict[str, str] = {
     "getMemory": "memories.get",
     "getMemoryHistory": "memories.history",
     "getObjective": "preferences.get_objective",
+    "getOwnTenant": "tenant.get",
     "getPartnerValues": "values.get_for_partner",
     "getPopulationPrior": "population.prior",
     "getPreferences": "preferences.get",
@@ -1443,6 +1447,17 @@ class SessionsResource:
         )
 
 
+class TenantResource:
+    """``client.tenant``."""
+
+    def __init__(self, client: SyncTransport) -> None:
+        self._client = client
+
+    def get(self) -> TenantOut:
+        """The API key's own tenant and its settings (``GET /v1/tenant``)."""
+        return self._client._call(OPERATION_SPECS["getOwnTenant"], {}, query={}, type=TenantOut)
+
+
 class TurnsResource:
     """``client.turns``."""
 
@@ -1614,6 +1629,7 @@ class RootResource:
         self.recommendations = RecommendationsResource(client)
         self.reviews = ReviewsResource(client)
         self.sessions = SessionsResource(client)
+        self.tenant = TenantResource(client)
         self.turns = TurnsResource(client)
         self.users = UsersResource(client)
         self.values = ValuesResource(client)
@@ -2380,6 +2396,17 @@ class AsyncSessionsResource:
         )
 
 
+class AsyncTenantResource:
+    """``client.tenant``."""
+
+    def __init__(self, client: AsyncTransport) -> None:
+        self._client = client
+
+    async def get(self) -> TenantOut:
+        """The API key's own tenant and its settings (``GET /v1/tenant``)."""
+        return await self._client._call(OPERATION_SPECS["getOwnTenant"], {}, query={}, type=TenantOut)
+
+
 class AsyncTurnsResource:
     """``client.turns``."""
 
@@ -2555,6 +2582,7 @@ class AsyncRootResource:
         self.recommendations = AsyncRecommendationsResource(client)
         self.reviews = AsyncReviewsResource(client)
         self.sessions = AsyncSessionsResource(client)
+        self.tenant = AsyncTenantResource(client)
         self.turns = AsyncTurnsResource(client)
         self.users = AsyncUsersResource(client)
         self.values = AsyncValuesResource(client)
