@@ -28,6 +28,7 @@ from persona_api.http.preferences import PopulationController, PreferenceControl
 from persona_api.http.recs import ItemController, RecommendationController
 from persona_api.http.system_message import SystemMessageController
 from persona_api.http.values import ValuesController
+from persona_api.http.webhooks import WebhookController
 from persona_api.kernel.hotswap import ArtifactLoaders, Loader
 from persona_api.kernel.steps import Step, StepRegistry
 from persona_api.memory import step as memory_step
@@ -45,6 +46,7 @@ from persona_api.recsys import bundle as recsys_bundle
 from persona_api.recsys import tables as recsys_tables
 from persona_api.recsys.step import SeqRecStep
 from persona_api.recsys.userdata import RecsysUserData
+from persona_api.store import outbox
 from persona_api.store import tables as store_tables
 from persona_api.store.step import TenantDirectoryStep
 from persona_api.store.userdata import UserDataHandler
@@ -115,6 +117,11 @@ CAPABILITIES: tuple[Capability, ...] = (
         name="chat",
         tables=None,  # a chat's turns are conversation memory's
         controllers=(SystemMessageController, ChatController, OpenAIController),
+    ),
+    Capability(
+        name="webhooks",
+        tables=outbox,  # events are written by the changes themselves (store.outbox.emit)
+        controllers=(WebhookController,),
     ),
 )
 

@@ -1,4 +1,4 @@
-"""The ``persona-api`` command: serve, worker, migrate, reindex, erase, mcp, demo."""
+"""The ``persona-api`` command: serve, worker, webhooks, migrate, reindex, erase, mcp, demo."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
 
     from persona_api.app import create_app
     from persona_api.store import migrate
-    from persona_api.worker import worker_process
+    from persona_api.worker import sender_process, worker_process
 
     settings = settings.with_overrides(host=args.host or settings.host, port=args.port or settings.port)
     if settings.auto_migrate:
@@ -26,7 +26,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     # uvicorn re-raises the SIGTERM it handled once it has shut down; exiting through Python (not
     # the default handler) lets the block below stop the extraction worker.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    with worker_process(settings):
+    with worker_process(settings), sender_process(settings):
         uvicorn.run(
             app, host=settings.host, port=settings.port, log_config=None, access_log=False, lifespan="on"
         )
@@ -41,6 +41,13 @@ def _worker(settings: Settings, args: argparse.Namespace) -> int:
     except ConfigurationError as exc:
         print(f"persona-api worker: {exc.detail}", file=sys.stderr)
         return 2
+
+
+def _webhooks(settings: Settings, args: argparse.Namespace) -> int:
+    from persona_api.webhooks.sender import run_sender
+    from persona_api.worker import run_until_stopped
+
+    return run_until_stopped(lambda: run_sender(settings), exit_with=args.exit_with, name="webhook_sender")
 
 
 def _migrate(settings: Settings, args: argparse.Namespace) -> int:
@@ -121,6 +128,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     worker.add_argument("--exit-with", type=int, metavar="PID", help=argparse.SUPPRESS)
     worker.set_defaults(handler=_worker)
+    webhooks = sub.add_parser("webhooks", help="deliver webhook events (serve starts one by default)")
+    webhooks.add_argument("--exit-with", type=int, metavar="PID", help=argparse.SUPPRESS)
+    webhooks.set_defaults(handler=_webhooks)
     mig = sub.add_parser("migrate", help="apply database migrations")
     mig.add_argument("--revision", default="head", help="target revision (default head)")
     mig.add_argument("--downgrade", metavar="REVISION", help="revert to REVISION instead (e.g. base)")

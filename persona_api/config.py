@@ -115,6 +115,17 @@ class Settings:
     llm_extract_nice: int = 10
     """Niceness ``persona-api worker`` adds to its own scheduling priority (0-19): when the API and
     the worker both want the CPU, the API's requests go first; idle cores still go to the worker."""
+    webhook_sender: str = "process"
+    """Where webhook deliveries are sent from: ``process`` (``serve`` starts ``persona-api webhooks``
+    beside the API and restarts it if it dies) or ``external`` (run it yourself)."""
+    webhook_timeout_seconds: float = 10.0
+    """Seconds a receiver has to answer a delivery before it counts as failed."""
+    webhook_max_retry_seconds: float = 1800.0
+    """Longest wait between two attempts of a delivery (the waits double from 5 s, with jitter)."""
+    webhook_give_up_hours: float = 24.0
+    """Hours after an event was written that its deliveries stop being retried."""
+    webhook_allow_private_urls: bool = False
+    """Allow webhook URLs that resolve to loopback, private or link-local addresses."""
 
     @property
     def is_sqlite(self) -> bool:
@@ -218,6 +229,13 @@ def _validate(s: Settings) -> None:
     except ValueError as exc:
         raise ConfigurationError(f"PERSONA_INTERACTION_WEIGHTS: {exc}") from None
     _validate_llm(s)
+    if s.webhook_sender not in ("process", "external"):
+        raise ConfigurationError("PERSONA_WEBHOOK_SENDER must be process or external")
+    if s.webhook_timeout_seconds <= 0 or s.webhook_max_retry_seconds < 1 or s.webhook_give_up_hours <= 0:
+        raise ConfigurationError(
+            "PERSONA_WEBHOOK_TIMEOUT_SECONDS and PERSONA_WEBHOOK_GIVE_UP_HOURS must be above 0, "
+            "PERSONA_WEBHOOK_MAX_RETRY_SECONDS at least 1"
+        )
     if s.log_level.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
         raise ConfigurationError("PERSONA_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR")
 

@@ -21,9 +21,9 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from persona_api.capabilities import steps
 from persona_api.config import Settings
@@ -80,6 +80,14 @@ def main(settings: Settings, *, exit_with: int | None = None) -> int:
     torch.set_num_threads(1)  # it shares the machine with the API: one core for its model calls
     if settings.llm_extract_nice:
         os.nice(settings.llm_extract_nice)  # and yields the CPU to the API's requests
+    return run_until_stopped(lambda: run_worker(settings), exit_with=exit_with, name="memory_worker")
+
+
+def run_until_stopped(
+    work: Callable[[], Coroutine[Any, Any, None]], *, exit_with: int | None, name: str
+) -> int:
+    """Run ``work()`` until SIGTERM or SIGINT, or (with ``exit_with``) until this process is no longer
+    that parent's child; returns the exit code. The worker and the webhook sender both run so."""
 
     async def supervised() -> None:
         task = asyncio.current_task()
@@ -87,9 +95,9 @@ def main(settings: Settings, *, exit_with: int | None = None) -> int:
         for sig in (signal.SIGTERM, signal.SIGINT):
             if task is not None:
                 loop.add_signal_handler(sig, task.cancel)
-        watchdog = asyncio.create_task(_exit_with(exit_with, task)) if exit_with and task else None
+        watchdog = asyncio.create_task(_exit_with(exit_with, task, name)) if exit_with and task else None
         with contextlib.suppress(asyncio.CancelledError):
-            await run_worker(settings)
+            await work()
         if watchdog is not None:
             watchdog.cancel()
 
@@ -97,11 +105,11 @@ def main(settings: Settings, *, exit_with: int | None = None) -> int:
     return 0
 
 
-async def _exit_with(parent: int, task: asyncio.Task[None]) -> None:
+async def _exit_with(parent: int, task: asyncio.Task[None], name: str) -> None:
     """Cancel ``task`` once this process is no longer ``parent``'s child (it died, even by SIGKILL)."""
     while os.getppid() == parent:  # noqa: ASYNC110  # nothing signals a parent's death: poll
         await asyncio.sleep(1.0)
-    log.warning("memory_worker.parent_gone", extra={"parent": parent})
+    log.warning(f"{name}.parent_gone", extra={"parent": parent})
     task.cancel()
 
 
@@ -155,6 +163,7 @@ def supervise(
     backoff: Backoff,
     current: list[Child],
     clock: Callable[[], float] = time.monotonic,
+    name: str = "memory_worker",
 ) -> None:
     """Run ``spawn()`` children one after the other until ``stopping`` is set, waiting between
     them as ``backoff`` says (``stopping.wait`` is the sleep, so a stop ends it at once)."""
@@ -162,14 +171,14 @@ def supervise(
         started = clock()
         child = spawn()
         current[:] = [child]
-        log.info("memory_worker.spawned", extra={"pid": child.pid})
+        log.info(f"{name}.spawned", extra={"pid": child.pid})
         code = child.wait()
         if stopping.is_set():
             return
         uptime = clock() - started
         delay = backoff.after(uptime)
         log.warning(
-            "memory_worker.exited",
+            f"{name}.exited",
             extra={"pid": child.pid, "code": code, "uptime": round(uptime, 3), "restart_in": delay},
         )
         stopping.wait(delay)
@@ -182,19 +191,37 @@ def worker_process(settings: Settings, *, backoff: Backoff | None = None) -> Ite
     if not wants_process(settings):
         yield
         return
+    with child_process("worker", name="memory_worker", backoff=backoff):
+        yield
+
+
+@contextlib.contextmanager
+def sender_process(settings: Settings, *, backoff: Backoff | None = None) -> Iterator[None]:
+    """While the block runs, keep one ``persona-api webhooks`` child running, unless the sender is
+    run elsewhere (``PERSONA_WEBHOOK_SENDER=external``)."""
+    if settings.webhook_sender != "process":
+        yield
+        return
+    with child_process("webhooks", name="webhook_sender", backoff=backoff):
+        yield
+
+
+@contextlib.contextmanager
+def child_process(command: str, *, name: str, backoff: Backoff | None = None) -> Iterator[None]:
+    """Keep ``persona-api <command> --exit-with <this pid>`` running while the block runs."""
     stopping = threading.Event()
     current: list[Child] = []
 
     def spawn() -> Child:
-        command = [sys.executable, "-m", "persona_api", "worker", "--exit-with", str(os.getpid())]
-        child: Child = subprocess.Popen(command)  # noqa: S603  # our own interpreter and fixed arguments
+        argv = [sys.executable, "-m", "persona_api", command, "--exit-with", str(os.getpid())]
+        child: Child = subprocess.Popen(argv)  # noqa: S603  # our own interpreter and fixed arguments
         return child
 
     supervisor = threading.Thread(
         target=supervise,
         args=(spawn, stopping),
-        kwargs={"backoff": backoff or Backoff(), "current": current},
-        name="persona-worker-supervisor",
+        kwargs={"backoff": backoff or Backoff(), "current": current, "name": name},
+        name=f"persona-{command}-supervisor",
         daemon=True,
     )
     supervisor.start()

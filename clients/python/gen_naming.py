@@ -23,6 +23,12 @@ NAMES: dict[str, str] = {
     "deleteUser": "users.delete",
     "exportUser": "users.export",
     "getOwnTenant": "tenant.get",
+    "createWebhook": "webhooks.create",
+    "listWebhooks": "webhooks.list",
+    "getWebhook": "webhooks.get",
+    "deleteWebhook": "webhooks.delete",
+    "rotateWebhookSecret": "webhooks.rotate_secret",
+    "listWebhookDeliveries": "webhooks.deliveries",
     # memory
     "listPartners": "partners.list",
     "createPartner": "partners.create",

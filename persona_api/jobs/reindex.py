@@ -15,7 +15,8 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from tqdm import tqdm
 
 import persona_api
@@ -33,6 +34,7 @@ from persona_api.kernel.steps import (
     StepResult,
     TenantRef,
 )
+from persona_api.store import outbox
 from persona_api.store.db import create_engine
 from persona_api.store.erasure import Eraser, scrub_staged
 from persona_api.store.step import default_registry
@@ -62,6 +64,11 @@ async def run_reindex(
             store.cleanup_stale()
             with store.stage() as staged:
                 version = await _build_and_publish(settings, db, registry, store, staged)
+        try:
+            await announce_version(db, version, registry.names())
+        except Exception:
+            # The version serves all the same; only the webhook events are missing.
+            log.warning("reindex.announce_failed", extra={"version": version}, exc_info=True)
         # Lock released: a pass can now tell that no job could still publish a deleted user.
         try:
             await Eraser(db, store, scrubbers(registry)).run_once()
@@ -72,6 +79,20 @@ async def run_reindex(
     finally:
         if own_engine:
             await db.dispose()
+
+
+async def announce_version(engine: AsyncEngine, version: str, steps: Sequence[str]) -> int:
+    """Write ``artifacts.published`` for every tenant with an endpoint subscribed to it, once the
+    version is live. A publication is a rename, not a database write, so this cannot share its
+    transaction: a job killed between the two publishes the version without the event (the one
+    event type delivered at most once). Returns how many tenants were told."""
+    async with AsyncSession(engine) as session, session.begin():
+        tenants = sorted(set(await session.scalars(select(outbox.WebhookEndpoint.tenant_id))))
+        told = 0
+        for tenant_id in tenants:
+            data = {"version": version, "steps": list(steps)}
+            told += await outbox.emit(session, tenant_id, "artifacts.published", data) is not None
+    return told
 
 
 async def _build_and_publish(

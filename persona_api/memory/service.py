@@ -25,6 +25,7 @@ from persona_api.memory.names import named_subjects
 from persona_api.memory.rendering import Found, Rendered, render_memories
 from persona_api.memory.tables import ConversationSession, Memory, MemoryLink, Partner
 from persona_api.memory.writer import NewMemory, WriteResult, write_memories
+from persona_api.store.outbox import emit
 from persona_api.store.pages import list_and_count
 from persona_api.store.tables import User, utcnow
 
@@ -92,20 +93,35 @@ class Memories:
         await lock_head(self.session, self.ctx.tenant_id)
         await self.session.execute(delete(Memory).where(Memory.id == memory.id))
         await record_changes(self.session, self.ctx.tenant_id, [(memory.id, DELETE)])
+        await emit(
+            self.session,
+            self.ctx.tenant_id,
+            "memory.deleted",
+            {"memory_id": number},
+            user_ref=user.external_id,
+        )
         await self.session.flush()
 
     async def delete_about(self, user: User, partner: str) -> int:
         """Delete every memory about ``partner``; returns how many."""
         subject = await self._partner(user, partner, "partner", not_found=True)
         await lock_head(self.session, self.ctx.tenant_id)
-        ids = list(
-            await self.session.scalars(
-                select(Memory.id).where(Memory.user_id == user.id, Memory.subject_partner_id == subject.id)
+        rows = (
+            await self.session.execute(
+                select(Memory.id, Memory.number)
+                .where(Memory.user_id == user.id, Memory.subject_partner_id == subject.id)
+                .order_by(Memory.number)
             )
-        )
+        ).all()
+        ids = [row.id for row in rows]
         if ids:
             await self.session.execute(delete(Memory).where(Memory.id.in_(ids)))
             await record_changes(self.session, self.ctx.tenant_id, [(i, DELETE) for i in ids])
+            for row in rows:
+                data = {"memory_id": row.number, "partner": partner}
+                await emit(
+                    self.session, self.ctx.tenant_id, "memory.deleted", data, user_ref=user.external_id
+                )
         await self.session.flush()
         return len(ids)
 

@@ -30,6 +30,7 @@ from persona_api.preferences.results import Added, CandidateScores, LatentView
 from persona_api.preferences.runtime import PreferenceRuntime
 from persona_api.preferences.tables import PreferenceComparison, PreferenceLatentRow
 from persona_api.store.db import flush_or_conflict
+from persona_api.store.outbox import emit
 from persona_api.store.pages import list_and_count
 from persona_api.store.tables import User
 
@@ -116,6 +117,8 @@ class Preferences:
                 PreferenceLatentRow.user_id == user_id, PreferenceLatentRow.version <= version - KEEP_VERSIONS
             )
         )
+        data = {"version": version, "n_comparisons": latent.n_comparisons, "reason": reason}
+        await emit(self.session, self.tenant_id, "preferences.updated", data, user_pk=user_id)
         return row
 
     def _view(self, row: PreferenceLatentRow | None) -> LatentView:

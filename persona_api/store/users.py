@@ -18,6 +18,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from persona_api.errors import Conflict, FieldProblem, InvalidInput, NotFound
+from persona_api.store import outbox
 from persona_api.store.db import flush_or_conflict
 from persona_api.store.erasure import request_erasure
 from persona_api.store.pages import list_and_count
@@ -132,6 +133,9 @@ class UserService:
         counts = await self.registry.erase(self.session, ref)
         await self.session.execute(delete(User).where(User.id == ref.id))
         request_erasure(self.session, ref.tenant_id, ref.id)
+        # Events about the user go (none of their data is sent after this); then the deletion's own.
+        await outbox.forget_user(self.session, ref.tenant_id, ref.external_id)
+        await outbox.emit(self.session, ref.tenant_id, "user.deleted", {}, user_ref=ref.external_id)
         await self.session.flush()
         await self.registry.forget(ref)
         log.info("user.deleted", extra={"tenant_id": ref.tenant_id, "user_pk": ref.id, "removed": counts})

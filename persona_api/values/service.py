@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from persona_api.errors import FieldProblem, InvalidInput, NotFound
 from persona_api.store.db import flush_or_conflict
+from persona_api.store.outbox import emit
 from persona_api.store.pages import list_and_count
 from persona_api.store.tables import User, utcnow
 from persona_api.store.users import UserService
@@ -176,6 +177,8 @@ class ValueProfiles:
         )
         self.session.add(row)
         await flush_or_conflict(self.session, "the value profile was changed concurrently; retry")
+        data = {"partner": partner, "version": row.version}
+        await emit(self.session, self.tenant_id, "values.updated", data, user_ref=user.external_id)
         return _values(row)
 
     async def find(self, user: User, *, partner: str | None = None) -> Values | None:
@@ -240,4 +243,6 @@ class ValueProfiles:
         removed = int(getattr(result, "rowcount", 0) or 0)
         if not removed:
             raise NotFound(f"user {user_id!r} has no value profile for partner {partner!r}")
+        data = {"partner": partner, "version": None}  # the override is gone: the user's own values apply
+        await emit(self.session, self.tenant_id, "values.updated", data, user_ref=user.external_id)
         return removed

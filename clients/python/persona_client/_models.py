@@ -140,6 +140,21 @@ class DeletedCount(msgspec.Struct, kw_only=True, omit_defaults=True):
     deleted: int
 
 
+class DeliveryOut(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """DeliveryOut"""
+
+    id: int
+    event_id: str
+    type: str
+    state: Literal["pending", "delivered", "failed"]
+    attempts: int
+    last_status: int | None
+    last_error: str | None
+    created_at: datetime
+    next_attempt_at: datetime | None
+    delivered_at: datetime | None
+
+
 class Evidence(msgspec.Struct, kw_only=True, omit_defaults=True):
     """Evidence"""
 
@@ -838,6 +853,54 @@ class ValuesOut(msgspec.Struct, kw_only=True, omit_defaults=True):
     preferences: list[PreferenceOut]
     note: str
     created_at: datetime | None
+
+
+class WebhookCreate(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """WebhookCreate"""
+
+    url: str
+    events: list[
+        Literal[
+            "artifacts.published",
+            "memory.created",
+            "memory.deleted",
+            "memory.superseded",
+            "preferences.updated",
+            "user.deleted",
+            "values.updated",
+        ]
+    ]
+    description: str | None = ""
+
+
+class WebhookCreated(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """WebhookCreated"""
+
+    id: str
+    url: str
+    events: list[str]
+    description: str
+    created_at: datetime
+    secret: str
+
+
+class WebhookOut(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """WebhookOut"""
+
+    id: str
+    url: str
+    events: list[str]
+    description: str
+    created_at: datetime
+    secret_rotated_at: datetime | None
+
+
+class WebhookSecret(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """WebhookSecret"""
+
+    id: str
+    secret: str
+    rotated_at: datetime
 
 
 class WriteOut(msgspec.Struct, kw_only=True, omit_defaults=True):

@@ -16,6 +16,7 @@ from persona_client._models import (
     ComparisonOut,
     ComparisonsAdded,
     DeletedCount,
+    DeliveryOut,
     FoodPreferences,
     Health,
     Ingested,
@@ -58,6 +59,9 @@ from persona_client._models import (
     UserExport,
     UserOut,
     ValuesOut,
+    WebhookCreated,
+    WebhookOut,
+    WebhookSecret,
     WriteOut,
 )
 from persona_client._paging import AsyncPage, Page
@@ -628,6 +632,44 @@ OPERATION_SPECS: dict[str, OperationSpec] = {
         body_is_list=False,
         path_params=("user_id",),
     ),
+    "listWebhooks": OperationSpec(
+        "listWebhooks", "GET", "/v1/webhooks", repeatable=True, body_is_list=False, path_params=()
+    ),
+    "createWebhook": OperationSpec(
+        "createWebhook", "POST", "/v1/webhooks", repeatable=False, body_is_list=False, path_params=()
+    ),
+    "getWebhook": OperationSpec(
+        "getWebhook",
+        "GET",
+        "/v1/webhooks/{webhook_id}",
+        repeatable=True,
+        body_is_list=False,
+        path_params=("webhook_id",),
+    ),
+    "deleteWebhook": OperationSpec(
+        "deleteWebhook",
+        "DELETE",
+        "/v1/webhooks/{webhook_id}",
+        repeatable=True,
+        body_is_list=False,
+        path_params=("webhook_id",),
+    ),
+    "listWebhookDeliveries": OperationSpec(
+        "listWebhookDeliveries",
+        "GET",
+        "/v1/webhooks/{webhook_id}/deliveries",
+        repeatable=True,
+        body_is_list=False,
+        path_params=("webhook_id",),
+    ),
+    "rotateWebhookSecret": OperationSpec(
+        "rotateWebhookSecret",
+        "POST",
+        "/v1/webhooks/{webhook_id}/rotate-secret",
+        repeatable=False,
+        body_is_list=False,
+        path_params=("webhook_id",),
+    ),
 }
 
 OPERATIONS: dict[str, str] = {
@@ -644,6 +686,7 @@ OPERATIONS: dict[str, str] = {
     "createSession": "sessions.create",
     "createTenant": "admin.tenants.create",
     "createUser": "users.create",
+    "createWebhook": "webhooks.create",
     "deleteComparison": "comparisons.delete",
     "deleteItem": "items.delete",
     "deleteMemory": "memories.delete",
@@ -652,6 +695,7 @@ OPERATIONS: dict[str, str] = {
     "deleteRecipe": "recipes.delete",
     "deleteTenant": "admin.tenants.delete",
     "deleteUser": "users.delete",
+    "deleteWebhook": "webhooks.delete",
     "exportUser": "users.export",
     "getFoodPreferences": "food_preferences.get",
     "getIngredient": "ingredients.get",
@@ -668,6 +712,7 @@ OPERATIONS: dict[str, str] = {
     "getTenant": "admin.tenants.get",
     "getUser": "users.get",
     "getValues": "values.get",
+    "getWebhook": "webhooks.get",
     "healthz": "health.live",
     "issueApiKey": "admin.keys.create",
     "listApiKeys": "admin.keys.list",
@@ -685,6 +730,8 @@ OPERATIONS: dict[str, str] = {
     "listTurns": "turns.list",
     "listUsers": "users.list",
     "listValueVersions": "values.history",
+    "listWebhookDeliveries": "webhooks.deliveries",
+    "listWebhooks": "webhooks.list",
     "missingIngredient": "pairings.missing",
     "nextQuery": "preferences.next_query",
     "nextQueryForPopulation": "population.next_query",
@@ -696,6 +743,7 @@ OPERATIONS: dict[str, str] = {
     "recommendForUser": "recommendations.for_user",
     "renderSystemMessage": "system_message",
     "revokeApiKey": "admin.keys.revoke",
+    "rotateWebhookSecret": "webhooks.rotate_secret",
     "scoreCandidates": "preferences.score",
     "scoreCandidatesForPopulation": "population.score",
     "searchMemories": "memories.search",
@@ -1608,6 +1656,70 @@ class ValuesResource:
         )
 
 
+class WebhooksResource:
+    """``client.webhooks``."""
+
+    def __init__(self, client: SyncTransport) -> None:
+        self._client = client
+
+    def list(self, *, limit: int = 50, offset: int = 0) -> Page[WebhookOut]:
+        """The tenant's webhook endpoints (``GET /v1/webhooks``)."""
+        return self._client._page(
+            OPERATION_SPECS["listWebhooks"], {}, query={"limit": limit, "offset": offset}, item=WebhookOut
+        )
+
+    def create(
+        self,
+        *,
+        url: str,
+        events: Sequence[
+            Literal[
+                "artifacts.published",
+                "memory.created",
+                "memory.deleted",
+                "memory.superseded",
+                "preferences.updated",
+                "user.deleted",
+                "values.updated",
+            ]
+        ],
+        description: str = "",
+    ) -> WebhookCreated:
+        """Subscribe an endpoint to event types (``POST /v1/webhooks``)."""
+        return self._client._call(
+            OPERATION_SPECS["createWebhook"],
+            {},
+            query={},
+            body={"url": url, "events": events, "description": description},
+            type=WebhookCreated,
+        )
+
+    def get(self, webhook_id: str, /) -> WebhookOut:
+        """One webhook endpoint (``GET /v1/webhooks/{webhook_id}``)."""
+        return self._client._call(
+            OPERATION_SPECS["getWebhook"], {"webhook_id": webhook_id}, query={}, type=WebhookOut
+        )
+
+    def delete(self, webhook_id: str, /) -> None:
+        """Delete an endpoint (its pending deliveries are dropped) (``DELETE /v1/webhooks/{webhook_id}``)."""
+        self._client._void(OPERATION_SPECS["deleteWebhook"], {"webhook_id": webhook_id}, query={})
+
+    def deliveries(self, webhook_id: str, /, *, limit: int = 50, offset: int = 0) -> Page[DeliveryOut]:
+        """An endpoint's recent deliveries, newest first (``GET /v1/webhooks/{webhook_id}/deliveries``)."""
+        return self._client._page(
+            OPERATION_SPECS["listWebhookDeliveries"],
+            {"webhook_id": webhook_id},
+            query={"limit": limit, "offset": offset},
+            item=DeliveryOut,
+        )
+
+    def rotate_secret(self, webhook_id: str, /) -> WebhookSecret:
+        """Replace an endpoint's signing secret (the old one stops at once) (``POST /v1/webhooks/{webhook_id}/rotate-secret``)."""
+        return self._client._call(
+            OPERATION_SPECS["rotateWebhookSecret"], {"webhook_id": webhook_id}, query={}, type=WebhookSecret
+        )
+
+
 class RootResource:
     """``client``."""
 
@@ -1633,6 +1745,7 @@ class RootResource:
         self.turns = TurnsResource(client)
         self.users = UsersResource(client)
         self.values = ValuesResource(client)
+        self.webhooks = WebhooksResource(client)
 
     def system_message(
         self,
@@ -2561,6 +2674,70 @@ class AsyncValuesResource:
         )
 
 
+class AsyncWebhooksResource:
+    """``client.webhooks``."""
+
+    def __init__(self, client: AsyncTransport) -> None:
+        self._client = client
+
+    def list(self, *, limit: int = 50, offset: int = 0) -> AsyncPage[WebhookOut]:
+        """The tenant's webhook endpoints (``GET /v1/webhooks``)."""
+        return self._client._page(
+            OPERATION_SPECS["listWebhooks"], {}, query={"limit": limit, "offset": offset}, item=WebhookOut
+        )
+
+    async def create(
+        self,
+        *,
+        url: str,
+        events: Sequence[
+            Literal[
+                "artifacts.published",
+                "memory.created",
+                "memory.deleted",
+                "memory.superseded",
+                "preferences.updated",
+                "user.deleted",
+                "values.updated",
+            ]
+        ],
+        description: str = "",
+    ) -> WebhookCreated:
+        """Subscribe an endpoint to event types (``POST /v1/webhooks``)."""
+        return await self._client._call(
+            OPERATION_SPECS["createWebhook"],
+            {},
+            query={},
+            body={"url": url, "events": events, "description": description},
+            type=WebhookCreated,
+        )
+
+    async def get(self, webhook_id: str, /) -> WebhookOut:
+        """One webhook endpoint (``GET /v1/webhooks/{webhook_id}``)."""
+        return await self._client._call(
+            OPERATION_SPECS["getWebhook"], {"webhook_id": webhook_id}, query={}, type=WebhookOut
+        )
+
+    async def delete(self, webhook_id: str, /) -> None:
+        """Delete an endpoint (its pending deliveries are dropped) (``DELETE /v1/webhooks/{webhook_id}``)."""
+        await self._client._void(OPERATION_SPECS["deleteWebhook"], {"webhook_id": webhook_id}, query={})
+
+    def deliveries(self, webhook_id: str, /, *, limit: int = 50, offset: int = 0) -> AsyncPage[DeliveryOut]:
+        """An endpoint's recent deliveries, newest first (``GET /v1/webhooks/{webhook_id}/deliveries``)."""
+        return self._client._page(
+            OPERATION_SPECS["listWebhookDeliveries"],
+            {"webhook_id": webhook_id},
+            query={"limit": limit, "offset": offset},
+            item=DeliveryOut,
+        )
+
+    async def rotate_secret(self, webhook_id: str, /) -> WebhookSecret:
+        """Replace an endpoint's signing secret (the old one stops at once) (``POST /v1/webhooks/{webhook_id}/rotate-secret``)."""
+        return await self._client._call(
+            OPERATION_SPECS["rotateWebhookSecret"], {"webhook_id": webhook_id}, query={}, type=WebhookSecret
+        )
+
+
 class AsyncRootResource:
     """``client``."""
 
@@ -2586,6 +2763,7 @@ class AsyncRootResource:
         self.turns = AsyncTurnsResource(client)
         self.users = AsyncUsersResource(client)
         self.values = AsyncValuesResource(client)
+        self.webhooks = AsyncWebhooksResource(client)
 
     async def system_message(
         self,
