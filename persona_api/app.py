@@ -36,7 +36,6 @@ from persona_api.http.counters import open_counters
 from persona_api.http.deps import DEPENDENCIES, SESSION_KEY
 from persona_api.http.guard import refuse_bad_input
 from persona_api.http.health import healthz, readyz
-from persona_api.http.openai_errors import OpenAIErrors
 from persona_api.http.openapi import ContractJSON
 from persona_api.http.problems import problem_handlers
 from persona_api.http.ratelimit import RateLimiter, RateLimitMiddleware
@@ -47,6 +46,7 @@ from persona_api.kernel.hotswap import ArtifactLoaders
 from persona_api.kernel.scrub import scrubbers
 from persona_api.llm.client import LLMClient
 from persona_api.mcp_server.mount import McpMount
+from persona_api.openai_compat.errors import OpenAIErrors
 from persona_api.store.admin_token import resolve_admin_token
 from persona_api.store.db import create_engine
 from persona_api.store.erasure import Eraser

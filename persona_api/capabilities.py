@@ -17,7 +17,6 @@ from sqlalchemy import MetaData
 
 from persona_api.http.chat import ChatController
 from persona_api.http.memory import MemoryController
-from persona_api.http.openai_compat import OpenAIController
 from persona_api.http.pairings import (
     FoodPreferenceController,
     IngredientController,
@@ -34,6 +33,7 @@ from persona_api.kernel.steps import Step, StepRegistry
 from persona_api.memory import step as memory_step
 from persona_api.memory import tables as memory_tables
 from persona_api.memory.userdata import MemoryUserData
+from persona_api.openai_compat.routes import OpenAIController
 from persona_api.pairing import bundle as pairing_bundle
 from persona_api.pairing import tables as pairing_tables
 from persona_api.pairing.step import PairingStep

@@ -31,7 +31,6 @@ from litestar.openapi.plugins import OpenAPIRenderPlugin
 from litestar.routes import HTTPRoute
 
 from persona_api.http.auth import admin_guard
-from persona_api.http.openai_errors import OpenAIErrorOut
 from persona_api.http.problems import PROBLEM_MEDIA_TYPE
 
 NDJSON = "application/x-ndjson"
@@ -84,11 +83,13 @@ def answers(*statuses: int) -> dict[str, Any]:
     }
 
 
-def openai_shaped(request_body: type[msgspec.Struct] | None = None) -> dict[str, Any]:
-    """A handler's ``opt=``: an OpenAI-compatible route, whose errors are OpenAI error objects
-    (``application/json``) and whose body, if any, is documented by ``request_body`` (the handler
-    reads it as a free-form object: fields it does not know pass through)."""
-    return {"openai": True, "openai_body": request_body}
+def own_errors(
+    error: type[msgspec.Struct], request_body: type[msgspec.Struct] | None = None
+) -> dict[str, Any]:
+    """A handler's ``opt=``: a route whose errors are ``error`` objects (``application/json``), not
+    problem documents (the OpenAI-compatible routes), and whose body, if any, is documented by
+    ``request_body`` (the handler reads it as a free-form object: fields it does not know pass)."""
+    return {"own_errors": error, "documented_body": request_body}
 
 
 def event_stream(body: type[msgspec.Struct]) -> dict[str, Any]:
@@ -152,14 +153,17 @@ def _statuses(handler: HTTPRouteHandler, path: str, operation: dict[str, Any], l
     return found
 
 
-def _openai_shaped(
-    operation: dict[str, Any], body: type[msgspec.Struct] | None, extra: list[type[msgspec.Struct]]
+def _own_errors(
+    operation: dict[str, Any],
+    error_type: type[msgspec.Struct],
+    body: type[msgspec.Struct] | None,
+    extra: list[type[msgspec.Struct]],
 ) -> None:
-    error = {"application/json": {"schema": {"$ref": REF.format(name=OpenAIErrorOut.__name__)}}}
+    error = {"application/json": {"schema": {"$ref": REF.format(name=error_type.__name__)}}}
     for status, response in operation.get("responses", {}).items():
         if int(status) >= 400:
             response["content"] = copy.deepcopy(error)
-    extra.append(OpenAIErrorOut)
+    extra.append(error_type)
     if body is not None:
         schema = {"$ref": REF.format(name=body.__name__)}
         operation["requestBody"] = {"required": True, "content": {"application/json": {"schema": schema}}}
@@ -219,8 +223,10 @@ def complete_document(
                 for status in sorted(_statuses(handler, path, operation, limited)):
                     responses[str(status)] = _problem_response(status)
                 operation["security"] = _security(handler)
-                if handler.opt.get("openai"):
-                    _openai_shaped(operation, handler.opt.get("openai_body"), extra)
+                if handler.opt.get("own_errors"):
+                    _own_errors(
+                        operation, handler.opt["own_errors"], handler.opt.get("documented_body"), extra
+                    )
     # Request bodies as msgspec validates them: Litestar's schemas drop the bounds of optional
     # fields (``Annotated[str, Meta(max_length=...)] | None``), which the server still enforces.
     _, components = msgspec.json.schema_components([*extra, *_bodies(routes)], ref_template=REF)

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from persona_api.errors import FieldProblem, InvalidInput, NotFound
 from persona_api.memory.context import MemoryContext
+from persona_api.memory.events import announce_deleted
 from persona_api.memory.feed import DELETE, lock_head, record_changes
 from persona_api.memory.index_types import SearchFilter
 from persona_api.memory.lexical import tokenize
@@ -25,7 +26,6 @@ from persona_api.memory.names import named_subjects
 from persona_api.memory.rendering import Found, Rendered, render_memories
 from persona_api.memory.tables import ConversationSession, Memory, MemoryLink, Partner
 from persona_api.memory.writer import NewMemory, WriteResult, write_memories
-from persona_api.store.outbox import emit
 from persona_api.store.pages import list_and_count
 from persona_api.store.tables import User, utcnow
 
@@ -93,13 +93,7 @@ class Memories:
         await lock_head(self.session, self.ctx.tenant_id)
         await self.session.execute(delete(Memory).where(Memory.id == memory.id))
         await record_changes(self.session, self.ctx.tenant_id, [(memory.id, DELETE)])
-        await emit(
-            self.session,
-            self.ctx.tenant_id,
-            "memory.deleted",
-            {"memory_id": number},
-            user_ref=user.external_id,
-        )
+        await announce_deleted(self.session, self.ctx.tenant_id, user, [number])
         await self.session.flush()
 
     async def delete_about(self, user: User, partner: str) -> int:
@@ -117,11 +111,7 @@ class Memories:
         if ids:
             await self.session.execute(delete(Memory).where(Memory.id.in_(ids)))
             await record_changes(self.session, self.ctx.tenant_id, [(i, DELETE) for i in ids])
-            for row in rows:
-                data = {"memory_id": row.number, "partner": partner}
-                await emit(
-                    self.session, self.ctx.tenant_id, "memory.deleted", data, user_ref=user.external_id
-                )
+            await announce_deleted(self.session, self.ctx.tenant_id, user, [r.number for r in rows], partner)
         await self.session.flush()
         return len(ids)
 

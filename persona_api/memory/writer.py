@@ -21,11 +21,11 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from persona_api.kernel.embed import to_bytes
+from persona_api.memory.events import announce_written
 from persona_api.memory.feed import UPSERT, MemoryIndexes, lock_head, read_head, record_changes
 from persona_api.memory.index import MemoryIndex
 from persona_api.memory.index_types import SearchFilter
-from persona_api.memory.tables import Memory, MemoryLink, Partner
-from persona_api.store.outbox import emit
+from persona_api.memory.tables import Memory, MemoryLink
 from persona_api.store.tables import User, utcnow
 
 Outcome = Literal["created", "merged"]
@@ -160,39 +160,10 @@ async def write_memories(
         touched[memory.id] = memory
     await session.flush()
     await record_changes(session, tenant_id, [(mid, UPSERT) for mid in touched])
-    await _announce(session, tenant_id, user_id, [r for r in results if r.outcome == "created"])
+    await announce_written(
+        session, tenant_id, user_id, [(r.memory, r.superseded) for r in results if r.outcome == "created"]
+    )
     return results
-
-
-async def _announce(session: AsyncSession, tenant_id: str, user_id: int, created: list[WriteResult]) -> None:
-    """The webhook events of the batch (written only for endpoints subscribed to them)."""
-    partners = {m.subject_partner_id for r in created for m in (r.memory, *r.superseded)} - {None}
-    names: dict[int, str] = {}
-    if partners:
-        query = select(Partner.id, Partner.external_id).where(Partner.id.in_(partners))
-        names = {pk: name for pk, name in (await session.execute(query)).all()}
-    for result in created:
-        memory = result.memory
-        await emit(
-            session, tenant_id, "memory.created", {"memory": event_view(memory, names)}, user_pk=user_id
-        )
-        for old in result.superseded:
-            data = {"memory": event_view(old, names), "superseded_by": memory.number}
-            await emit(session, tenant_id, "memory.superseded", data, user_pk=user_id)
-
-
-def event_view(memory: Memory, partners: dict[int, str]) -> dict[str, Any]:
-    """A memory as webhook events carry it (its number is the API's memory id)."""
-    return {
-        "id": memory.number,
-        "text": memory.text,
-        "partner": partners.get(memory.subject_partner_id) if memory.subject_partner_id else None,
-        "key": memory.fact_key,
-        "origin": memory.origin,
-        "observed_at": memory.observed_at.isoformat(),
-        "valid_from": memory.valid_from.isoformat() if memory.valid_from else None,
-        "valid_to": memory.valid_to.isoformat() if memory.valid_to else None,
-    }
 
 
 async def _lookups(

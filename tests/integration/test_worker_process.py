@@ -22,16 +22,17 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def _children(pid: int) -> list[int]:
-    """Process ids whose parent is ``pid`` (from /proc)."""
-    found = []
+def _children(pid: int) -> dict[str, int]:
+    """The ``persona-api`` subcommands whose parent is ``pid``, with their process ids (from /proc)."""
+    found = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             fields = stat.read_text().rsplit(")", 1)[1].split()
+            argv = (stat.parent / "cmdline").read_bytes().split(b"\0")
         except OSError:
             continue
-        if int(fields[1]) == pid:
-            found.append(int(stat.parent.name))
+        if int(fields[1]) == pid and len(argv) > 3:
+            found[argv[3].decode()] = int(stat.parent.name)  # python -m persona_api <command>
     return found
 
 
@@ -65,16 +66,19 @@ def test_serve_extracts_memories_in_a_worker_process_and_stops_it(
             time.sleep(0.3)
         assert texts == ["Caroline moved to Lisbon."]
         # The worker yields the CPU to the API: it runs PERSONA_LLM_EXTRACT_NICE (10) nicer.
-        [child] = _children(server.pid)
+        children = _children(server.pid)
+        assert set(children) == {"worker", "webhooks"}  # the webhook sender runs beside it
+        child = children["worker"]
         expected = min(19, os.getpriority(os.PRIO_PROCESS, server.pid) + 10)
         assert os.getpriority(os.PRIO_PROCESS, child) == expected
         assert any("turn" in json.loads(r.body["messages"][1]["content"]) for r in llm_server.requests)
     finally:
         server.terminate()
         output, _ = server.communicate(timeout=30)
-    spawned = [json.loads(line) for line in output.splitlines() if '"memory_worker.spawned"' in line]
-    assert len(spawned) == 1, output[-3000:]
-    deadline = time.monotonic() + 10
-    while _pid_alive(spawned[0]["pid"]) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert not _pid_alive(spawned[0]["pid"]), "the worker outlived serve"
+    for name in ("memory_worker", "webhook_sender"):
+        spawned = [json.loads(line) for line in output.splitlines() if f'"{name}.spawned"' in line]
+        assert len(spawned) == 1, output[-3000:]
+        deadline = time.monotonic() + 10
+        while _pid_alive(spawned[0]["pid"]) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not _pid_alive(spawned[0]["pid"]), f"the {name} outlived serve"

@@ -7,7 +7,7 @@ system message first (a system message the client sent stays, after it), the use
 recorded before the upstream call, the reply after it. Every other field of the body (temperature,
 tools, response_format, seed, stop...) goes to the upstream unchanged, and its answer (tool calls,
 multi-part content) comes back unchanged. The session the exchange was recorded in is returned in
-``X-Persona-Session``. Errors have OpenAI's shape (:mod:`persona_api.http.openai_errors`).
+``X-Persona-Session``. Errors have OpenAI's shape (:mod:`persona_api.openai_compat.errors`).
 """
 
 from __future__ import annotations
@@ -28,8 +28,9 @@ from sqlalchemy import select
 from persona_api.chat.service import ChatRequest, ChatService
 from persona_api.config import Settings
 from persona_api.errors import FieldProblem, InvalidInput, MalformedRequest, NotFound, PersonaError
-from persona_api.http.openapi import answers, openai_shaped
+from persona_api.http.openapi import answers, own_errors
 from persona_api.http.problems import database_busy
+from persona_api.openai_compat.errors import OpenAIErrorOut
 from persona_api.store.tables import Tenant
 from persona_api.store.users import UserService
 
@@ -104,7 +105,7 @@ class OpenAIController(Controller):
         "/models",
         operation_id="listModels",
         summary="The model(s) served (OpenAI's list shape)",
-        opt=openai_shaped(),
+        opt=own_errors(OpenAIErrorOut),
     )
     async def models(
         self, request: Request[Any, Any, Any], auth_tenant: NamedDependency[str]
@@ -121,7 +122,7 @@ class OpenAIController(Controller):
         operation_id="createChatCompletion",
         summary="OpenAI-compatible chat completion, personalized",
         status_code=200,
-        opt=answers(404, 502, 503, 504) | openai_shaped(ChatCompletionIn),
+        opt=answers(404, 502, 503, 504) | own_errors(OpenAIErrorOut, ChatCompletionIn),
     )
     async def completions(
         self,
