@@ -74,6 +74,28 @@ def test_the_sync_client_covers_users_memories_paging_and_isolation(http: TestCl
             client.memories.list("alice")
 
 
+def test_webhook_endpoints_and_the_own_tenant_through_the_client(
+    settings: Settings, embedder: MiniLMEmbedder
+) -> None:
+    app = create_app(settings.with_overrides(webhook_allow_private_urls=True), embedder=embedder)
+    with TestClient(app=app, base_url=BASE) as http:
+        admin = PersonaClient(BASE, ADMIN_TOKEN, http_client=http)
+        with PersonaClient(BASE, _tenant(admin, "hooks"), http_client=http) as client:
+            assert client.tenant.get().name == "hooks" and client.tenant.get().create_unknown_users
+            made = client.webhooks.create(url="http://127.0.0.1:9/hooks", events=["memory.created"])
+            assert made.secret.startswith("whsec_")
+            assert [w.id for w in client.webhooks.list()] == [made.id]
+            assert client.webhooks.rotate_secret(made.id).secret != made.secret
+            client.memories.create("zed", text="Zed paints murals.")  # one delivery, pending
+            [delivery] = list(client.webhooks.deliveries(made.id))
+            assert delivery.type == "memory.created" and delivery.state == "pending"
+            with pytest.raises(UnprocessableEntityError):
+                client.webhooks.create(url="http://127.0.0.1:9/hooks", events=["memory.teleported"])
+            client.webhooks.delete(made.id)
+            with pytest.raises(NotFoundError):
+                client.webhooks.get(made.id)
+
+
 def test_status_errors_are_their_classes_with_the_problem(http: TestClient[Litestar]) -> None:
     admin = PersonaClient(BASE, ADMIN_TOKEN, http_client=http)
     client = PersonaClient(BASE, _tenant(admin, "errors"), http_client=http)
