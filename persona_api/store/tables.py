@@ -93,6 +93,8 @@ class ApiKey(Base):
     secret_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(default=None)
+    scope: Mapped[str] = mapped_column(String(16), default="write", server_default="write")
+    """``write``: every tenant route; ``read``: only routes that change nothing (see ``http.auth``)."""
 
 
 class User(Base):

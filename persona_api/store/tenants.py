@@ -3,6 +3,9 @@
 A key looks like ``pk_<8 char id>_<43 char secret>``. Only the SHA-256 of the whole key is stored;
 the key is shown once, when issued. Keys carry 256 bits of randomness, so a fast hash is enough
 (a slow password hash would only add latency to every request).
+
+A key has a scope: ``write`` may call every tenant route, ``read`` only those that change nothing
+(``persona_api.http.auth`` enforces it per request). Keys issued before scopes existed are ``write``.
 """
 
 from __future__ import annotations
@@ -15,20 +18,25 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from persona_api.errors import NotFound, Unauthorized
+from persona_api.errors import InvalidInput, NotFound, Unauthorized
 from persona_api.kernel.steps import TenantRef
 from persona_api.store.pages import list_and_count
 from persona_api.store.tables import ApiKey, Tenant, User, utcnow
 
 KEY_PREFIX = "pk_"
+READ = "read"
+WRITE = "write"
+SCOPES = (READ, WRITE)
 
 
 @dataclass(frozen=True)
 class KeyOwner:
-    """Who a valid key belongs to: its tenant, and the tenant's own rate limit (``None``: the default)."""
+    """Who a valid key belongs to: its tenant, the tenant's own rate limit (``None``: the default),
+    and what the key may do (:data:`READ` or :data:`WRITE`)."""
 
     tenant_id: str
     rate_limit_per_minute: int | None
+    scope: str = WRITE
 
 
 @dataclass(frozen=True)
@@ -89,7 +97,9 @@ class TenantService:
         await self.session.delete(tenant)
         await self.session.flush()
 
-    async def issue_key(self, tenant_id: str, name: str) -> IssuedKey:
+    async def issue_key(self, tenant_id: str, name: str, scope: str = WRITE) -> IssuedKey:
+        if scope not in SCOPES:
+            raise InvalidInput(f"unknown key scope {scope!r}: one of {', '.join(SCOPES)}")
         await self.get_tenant(tenant_id)
         short = secrets.token_hex(4)
         secret = f"{KEY_PREFIX}{short}_{secrets.token_urlsafe(32)}"
@@ -100,6 +110,7 @@ class TenantService:
             prefix=f"{KEY_PREFIX}{short}",
             secret_hash=hash_key(secret),
             created_at=utcnow(),
+            scope=scope,
         )
         self.session.add(row)
         await self.session.flush()
@@ -124,16 +135,29 @@ class TenantService:
         """The owner of a valid, unrevoked key; :class:`Unauthorized` otherwise."""
         if not secret.startswith(KEY_PREFIX):
             raise Unauthorized("invalid API key")
+        owner = await self.owner_of_hash(hash_key(secret))
+        if owner is None:
+            raise Unauthorized("invalid or revoked API key")
+        return owner
+
+    async def owner_of_hash(self, key_hash: str) -> KeyOwner | None:
+        """The owner of the valid, unrevoked key whose :func:`hash_key` is ``key_hash``; None otherwise.
+
+        For a caller that keeps only the hash of a key it checked before (the console's sign-in), so
+        that a key revoked since is noticed without holding the plaintext.
+        """
         row = (
             await self.session.execute(
-                select(ApiKey.tenant_id, Tenant.rate_limit_per_minute)
+                select(ApiKey.tenant_id, Tenant.rate_limit_per_minute, ApiKey.scope)
                 .join(Tenant, Tenant.id == ApiKey.tenant_id)
-                .where(ApiKey.secret_hash == hash_key(secret), ApiKey.revoked_at.is_(None))
+                .where(ApiKey.secret_hash == key_hash, ApiKey.revoked_at.is_(None))
             )
         ).first()
         if row is None:
-            raise Unauthorized("invalid or revoked API key")
-        return KeyOwner(tenant_id=row.tenant_id, rate_limit_per_minute=row.rate_limit_per_minute)
+            return None
+        return KeyOwner(
+            tenant_id=row.tenant_id, rate_limit_per_minute=row.rate_limit_per_minute, scope=row.scope
+        )
 
 
 async def tenant_directory(engine: AsyncEngine) -> list[TenantRef]:
