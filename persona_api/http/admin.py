@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import msgspec
 from litestar import Controller, Request, delete, get, patch, post
@@ -14,7 +14,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from persona_api.http.auth import Authenticator, admin_guard
 from persona_api.http.pagination import PageRequest
 from persona_api.http.paths import IdPath
-from persona_api.http.schemas import IssuedKeyOut, KeyCreate, KeyOut, TenantCreate, TenantOut, TenantPatch
+from persona_api.http.schemas import (
+    IssuedKeyOut,
+    KeyCreate,
+    KeyOut,
+    KeyScope,
+    TenantCreate,
+    TenantOut,
+    TenantPatch,
+)
 from persona_api.store.tables import ApiKey, Tenant
 from persona_api.store.tenants import TenantService
 
@@ -29,12 +37,17 @@ def tenant_out(row: Tenant) -> TenantOut:
     )
 
 
+def _scope(row: ApiKey) -> KeyScope:
+    return cast("KeyScope", row.scope)  # TenantService.issue_key stores only these values
+
+
 def _key(row: ApiKey) -> KeyOut:
     return KeyOut(
         id=row.id,
         tenant_id=row.tenant_id,
         name=row.name,
         prefix=row.prefix,
+        scope=_scope(row),
         created_at=row.created_at,
         revoked_at=row.revoked_at,
     )
@@ -128,13 +141,15 @@ class AdminController(Controller):
         tenants: NamedDependency[TenantService],
         data: JSONBody[KeyCreate | None] = None,
     ) -> IssuedKeyOut:
-        issued = await tenants.issue_key(tenant_id, data.name if data else "")
+        wanted = data or KeyCreate()
+        issued = await tenants.issue_key(tenant_id, wanted.name, wanted.scope)
         row = issued.row
         return IssuedKeyOut(
             id=row.id,
             tenant_id=row.tenant_id,
             name=row.name,
             prefix=row.prefix,
+            scope=_scope(row),
             key=issued.secret,
             created_at=row.created_at,
         )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import msgspec
 
@@ -61,8 +61,17 @@ class TenantOut(msgspec.Struct):
     create_unknown_users: bool
 
 
+KeyScope = Annotated[
+    Literal["read", "write"],
+    msgspec.Meta(
+        description="write: every tenant route; read: only the routes that change nothing (others: 403)."
+    ),
+]
+
+
 class KeyCreate(msgspec.Struct, forbid_unknown_fields=True):
     name: Annotated[str, msgspec.Meta(max_length=200)] = ""
+    scope: KeyScope = "write"
 
 
 class KeyOut(msgspec.Struct):
@@ -72,6 +81,7 @@ class KeyOut(msgspec.Struct):
     tenant_id: str
     name: str
     prefix: str
+    scope: KeyScope
     created_at: datetime
     revoked_at: datetime | None
 
@@ -83,6 +93,7 @@ class IssuedKeyOut(msgspec.Struct):
     tenant_id: str
     name: str
     prefix: str
+    scope: KeyScope
     key: str
     created_at: datetime
 
