@@ -4,6 +4,9 @@ Both arrive as ``Authorization: Bearer ...``. The tenant of a valid key is injec
 handlers as ``tenant_id``; every data service is scoped by it. A request's key is checked once:
 the rate-limit middleware (``http.ratelimit``) needs its tenant before the handler runs, and keeps
 the answer in the request's scope, where the ``auth_tenant`` dependency finds it.
+
+A key's scope is checked where its tenant is resolved: a ``read`` key gets a 403 on any request
+that :func:`writes`, before the handler runs, so nothing is written.
 """
 
 from __future__ import annotations
@@ -20,13 +23,19 @@ from litestar.handlers import BaseRouteHandler
 from litestar.types import Scope
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from persona_api.errors import Unauthorized
-from persona_api.store.tenants import KeyOwner, TenantService, hash_key
+from persona_api.errors import Forbidden, Unauthorized
+from persona_api.store.tenants import WRITE, KeyOwner, TenantService, hash_key
 
 V = TypeVar("V")
 
 CHECKED = "persona_api.key_owner"
 """Key of ``scope["state"]`` holding the request's checked key: its :class:`KeyOwner`, or None."""
+
+READS_ONLY = "reads_only"
+"""Flag of a handler's ``opt`` (``openapi.reads_only()``): the route changes nothing although its
+method is not a read (a POST that searches or scores), so a read-scoped key may call it."""
+
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 class _Expiring(Generic[V]):
@@ -140,7 +149,19 @@ def remember_owner(scope: Scope, owner: KeyOwner | None) -> None:
     scope.setdefault("state", {})[CHECKED] = owner
 
 
-async def _tenant_of(connection: ASGIConnection[Any, Any, Any, Any]) -> str:
+def handler_writes(handler: BaseRouteHandler, method: str) -> bool:
+    """Whether ``method`` on ``handler`` may change what is stored: any method but GET, HEAD and
+    OPTIONS, unless the handler is flagged :data:`READS_ONLY`."""
+    return method not in READ_METHODS and not handler.opt.get(READS_ONLY, False)
+
+
+def writes(connection: ASGIConnection[Any, Any, Any, Any]) -> bool:
+    """Whether the request may change what is stored (see :func:`handler_writes`)."""
+    return handler_writes(connection.route_handler, str(connection.scope.get("method", "")))
+
+
+async def _tenant_of(connection: ASGIConnection[Any, Any, Any, Any], *, writing: bool) -> str:
+    """The tenant of the request's key: 401 without a valid key, 403 for a read key when ``writing``."""
     token = bearer_token(connection.headers)
     if token is None:
         raise Unauthorized("missing API key: send 'Authorization: Bearer <key>'")
@@ -152,17 +173,34 @@ async def _tenant_of(connection: ASGIConnection[Any, Any, Any, Any]) -> str:
         owner = await authenticator.check(token)
     if owner is None:
         raise Unauthorized("invalid or revoked API key")
+    if writing and owner.scope != WRITE:
+        raise Forbidden(
+            f"this API key is read-only: {connection.scope.get('method')} on this route writes; "
+            "use a key with scope 'write'"
+        )
     return owner.tenant_id
 
 
 async def provide_tenant_id(request: Request[Any, Any, Any]) -> str:
-    """Dependency ``auth_tenant``: the tenant id of the request's API key, or 401."""
-    return await _tenant_of(request)
+    """Dependency ``auth_tenant``: the tenant id of the request's API key; 401, or 403 for a read
+    key on a route that writes."""
+    return await _tenant_of(request, writing=writes(request))
 
 
 async def tenant_key_guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
-    """Guard of mounted apps (the MCP server): a valid tenant key, or 401 before the app runs."""
-    await _tenant_of(connection)
+    """Guard of mounted apps: a valid tenant key (else 401) whose scope allows the request (a read key
+    on a request that writes: 403), before the app runs."""
+    await _tenant_of(connection, writing=writes(connection))
+
+
+async def relaying_key_guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    """Guard of mounted apps that act only by calling this API with the request's own key (the MCP
+    server): a valid tenant key of either scope, or 401 before the app runs.
+
+    Every request to such an app is a POST, reads included; each API call it then makes is checked
+    on its own, so a read key's writes are refused there (403) and its reads are served.
+    """
+    await _tenant_of(connection, writing=False)
 
 
 async def admin_guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:

@@ -31,7 +31,7 @@ from persona_api.http.memory_schemas import (
     TurnOut,
 )
 from persona_api.http.memory_views import memory_out, partner_out, session_out, turn_out
-from persona_api.http.openapi import answers
+from persona_api.http.openapi import answers, reads_only
 from persona_api.http.pagination import PageRequest
 from persona_api.http.paths import IdPath
 from persona_api.memory.conversations import Conversations, TurnIn
@@ -243,6 +243,7 @@ class MemoryController(Controller):
         operation_id="searchMemories",
         summary="Hybrid search over the user's memories",
         status_code=200,
+        opt=reads_only(),
     )
     async def search(
         self, data: JSONBody[SearchRequest], user: NamedDependency[User], memories: NamedDependency[Memories]

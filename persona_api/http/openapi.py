@@ -10,7 +10,9 @@ first served (``/schema/openapi.json``):
   body), 429 (it is rate limited) and 503 (it uses the database, which can be busy or away).
   Statuses only some handlers answer are declared on the handler: ``opt=answers(409, 503)``.
 - **security**, per operation, as enforced: the API key where the handler depends on the key's
-  tenant, the admin token where the admin guard runs, nothing otherwise.
+  tenant, the admin token where the admin guard runs, nothing otherwise. An operation under the API
+  key that writes also lists 403 (a read-only key); a POST that only reads says so with
+  ``opt=reads_only()``, and read keys may call it.
 - **bulk bodies**, which handlers read themselves (a JSON array or NDJSON): declared with
   ``opt=batch_of(ItemBody, 1000)`` and documented with both media types.
 """
@@ -30,7 +32,7 @@ from litestar.handlers import HTTPRouteHandler
 from litestar.openapi.plugins import OpenAPIRenderPlugin
 from litestar.routes import HTTPRoute
 
-from persona_api.http.auth import admin_guard
+from persona_api.http.auth import READS_ONLY, admin_guard, handler_writes
 from persona_api.http.problems import PROBLEM_MEDIA_TYPE
 
 NDJSON = "application/x-ndjson"
@@ -63,6 +65,7 @@ class Problem(msgspec.Struct):
 _DESCRIPTIONS = {
     400: "Malformed request (undecodable body, NUL characters, nesting over 32 levels)",
     401: "Missing or invalid credentials",
+    403: "The API key is read-only and this operation writes",
     404: "No such object in this tenant",
     409: "Conflicts with what is stored",
     413: "Body or batch larger than this server accepts",
@@ -81,6 +84,12 @@ def answers(*statuses: int) -> dict[str, Any]:
         "problems": tuple(s for s in statuses if s >= 400),
         "successes": tuple(s for s in statuses if s < 400),
     }
+
+
+def reads_only() -> dict[str, Any]:
+    """A handler's ``opt=`` (with ``|``): a POST that changes nothing (a search, a ranking), which a
+    read-only API key may call. Every other method but GET, HEAD and OPTIONS is taken to write."""
+    return {READS_ONLY: True}
 
 
 def own_errors(
@@ -134,10 +143,15 @@ def _problem_response(status: int) -> dict[str, Any]:
     }
 
 
-def _statuses(handler: HTTPRouteHandler, path: str, operation: dict[str, Any], limited: bool) -> set[int]:
+def _statuses(
+    handler: HTTPRouteHandler, method: str, path: str, operation: dict[str, Any], limited: bool
+) -> set[int]:
     found = {400, *handler.opt.get("problems", ())}
-    if _security(handler):
+    security = _security(handler)
+    if security:
         found.add(401)
+    if security == [{API_KEY: []}] and handler_writes(handler, method):
+        found.add(403)  # a read-only key
     if "{" in path:
         found.add(404)
     if operation.get("parameters") or operation.get("requestBody") or "batch" in handler.opt:
@@ -220,7 +234,7 @@ def complete_document(
                 for status in handler.opt.get("successes", ()):
                     if declared is not None:
                         responses.setdefault(str(status), copy.deepcopy(declared))
-                for status in sorted(_statuses(handler, path, operation, limited)):
+                for status in sorted(_statuses(handler, method, path, operation, limited)):
                     responses[str(status)] = _problem_response(status)
                 operation["security"] = _security(handler)
                 if handler.opt.get("own_errors"):

@@ -13,7 +13,7 @@ from litestar.pagination import OffsetPagination
 from litestar.params import JSONBody, QueryParameter
 
 from persona_api.http.deps import CREATES_USER
-from persona_api.http.openapi import answers, batch_of
+from persona_api.http.openapi import answers, batch_of, reads_only
 from persona_api.http.pagination import PageRequest
 from persona_api.http.pairing_schemas import (
     MAX_INGREDIENTS_PER_BATCH,
@@ -233,7 +233,7 @@ class PairingController(Controller):
         operation_id="completeIngredients",
         summary="Ingredients to add",
         status_code=200,
-        opt=answers(404),
+        opt=reads_only() | answers(404),
     )
     async def complete(
         self,
@@ -257,7 +257,7 @@ class PairingController(Controller):
         operation_id="missingIngredient",
         summary="The most likely missing ingredient of a recipe",
         status_code=200,
-        opt=answers(404),
+        opt=reads_only() | answers(404),
     )
     async def missing(
         self,
@@ -275,7 +275,7 @@ class PairingController(Controller):
         operation_id="checkIngredients",
         summary="Pairwise compatibility, and pairs to advise against",
         status_code=200,
-        opt=answers(404),
+        opt=reads_only() | answers(404),
     )
     async def check(
         self,

@@ -14,6 +14,7 @@ from litestar.pagination import OffsetPagination
 from litestar.params import JSONBody
 
 from persona_api.http.deps import CREATES_USER
+from persona_api.http.openapi import reads_only
 from persona_api.http.pagination import PageRequest
 from persona_api.http.paths import IdPath
 from persona_api.http.preference_schemas import (
@@ -158,6 +159,7 @@ class PreferenceController(Controller):
         operation_id="scoreCandidates",
         summary="Rank 2-200 candidates for the user, with uncertainty",
         status_code=200,
+        opt=reads_only(),
     )
     async def score(
         self,
@@ -173,6 +175,7 @@ class PreferenceController(Controller):
         operation_id="nextQuery",
         summary="The comparison among 2-100 candidates whose answer would tell most about the user",
         status_code=200,
+        opt=reads_only(),
     )
     async def next_query(
         self,
@@ -236,6 +239,7 @@ class PopulationController(Controller):
         operation_id="scoreCandidatesForPopulation",
         summary="Rank 2-200 candidates under the population's prior",
         status_code=200,
+        opt=reads_only(),
     )
     async def score(
         self, data: JSONBody[ScoreRequest], preferences: NamedDependency[Preferences]
@@ -247,6 +251,7 @@ class PopulationController(Controller):
         operation_id="nextQueryForPopulation",
         summary="The first comparison to ask a new user, among 2-100 candidates",
         status_code=200,
+        opt=reads_only(),
     )
     async def next_query(
         self, data: JSONBody[QueryRequest], preferences: NamedDependency[Preferences]

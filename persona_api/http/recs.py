@@ -16,7 +16,7 @@ from litestar.params import JSONBody, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from persona_api.errors import FieldProblem, InvalidInput
-from persona_api.http.openapi import batch_of
+from persona_api.http.openapi import batch_of, reads_only
 from persona_api.http.pagination import PageRequest
 from persona_api.http.paths import IdPath
 from persona_api.http.recs_schemas import (
@@ -256,6 +256,7 @@ class RecommendationController(Controller):
         operation_id="recommendForSession",
         summary="Next items for an anonymous session",
         status_code=200,
+        opt=reads_only(),
     )
     async def for_session(
         self, data: JSONBody[NextRequest], recommender: NamedDependency[Recommender]

@@ -8,6 +8,7 @@ from litestar.params import JSONBody
 
 from persona_api.chat.render import Part
 from persona_api.chat.system import SystemMessage, SystemMessages
+from persona_api.http.openapi import reads_only
 from persona_api.http.paths import IdPath
 from persona_api.http.values_schemas import PartOut, SystemMessageOut, SystemMessageRequest
 
@@ -40,6 +41,7 @@ class SystemMessageController(Controller):
         operation_id="renderSystemMessage",
         summary="Render the user's system message for a message (no LLM is called)",
         status_code=200,
+        opt=reads_only(),
     )
     async def render(
         self,

@@ -3,7 +3,8 @@
 Stateless and with JSON answers, so any API worker or replica can answer any MCP request (no
 session lives in one process). The route's guard checks the bearer key before the MCP layer sees
 the request: a missing or wrong key is the API's 401 problem, and no tool runs. Each tool call then
-goes through the app itself with the same ``Authorization`` header (:class:`~.api.PersonaApi`).
+goes through the app itself with the same ``Authorization`` header (:class:`~.api.PersonaApi`), so a
+read-only key's tools that write fail with the API's 403 while its other tools work.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from litestar.types import Receive, Scope, Send
 from mcp.server.mcpserver import Context
 from mcp.server.transport_security import TransportSecuritySettings
 
-from persona_api.http.auth import tenant_key_guard
+from persona_api.http.auth import relaying_key_guard
 from persona_api.mcp_server.api import PersonaApi
 from persona_api.mcp_server.tools import build_server
 
@@ -54,7 +55,7 @@ class McpMount:
         )
         manager = self.server.session_manager
 
-        @asgi(PATH, is_mount=True, copy_scope=True, guards=[tenant_key_guard], include_in_schema=False)
+        @asgi(PATH, is_mount=True, copy_scope=True, guards=[relaying_key_guard], include_in_schema=False)
         async def mcp_endpoint(scope: Scope, receive: Receive, send: Send) -> None:
             await manager.handle_request(scope, receive, send)  # type: ignore[arg-type]
 
