@@ -19,6 +19,7 @@ from persona_client import (
     ConflictError,
     NotFoundError,
     PayloadTooLargeError,
+    PermissionDeniedError,
     PersonaClient,
     UnprocessableEntityError,
     models,
@@ -112,6 +113,24 @@ def test_status_errors_are_their_classes_with_the_problem(http: TestClient[Lites
     assert invalid.value.errors and invalid.value.errors[0].field == "id"
     with pytest.raises(AuthenticationError):
         PersonaClient(BASE, "pk_wrong", http_client=http).users.list()
+
+
+def test_a_read_key_reads_and_its_writes_are_permission_denied(http: TestClient[Litestar]) -> None:
+    admin = PersonaClient(BASE, ADMIN_TOKEN, http_client=http)
+    tenant = admin.admin.tenants.create(name="readers")
+    writer = PersonaClient(BASE, admin.admin.keys.create(tenant.id).key, http_client=http)
+    issued = admin.admin.keys.create(tenant.id, name="dashboard", scope="read")
+    assert issued.scope == "read"
+    assert [k.scope for k in admin.admin.keys.list(tenant.id)] == ["write", "read"]
+    writer.memories.create("alice", text="Alice moved to Lisbon in May.")
+    with PersonaClient(BASE, issued.key, http_client=http) as reader:
+        assert [u.id for u in reader.users.list()] == ["alice"]
+        hits = reader.memories.search("alice", query="where does alice live?")
+        assert [h.memory.text for h in hits.results] == ["Alice moved to Lisbon in May."]
+        with pytest.raises(PermissionDeniedError) as refused:
+            reader.memories.create("alice", text="Alice moved to Porto.")
+    assert refused.value.status == 403 and "read-only" in refused.value.detail
+    assert writer.memories.list("alice").total == 1
 
 
 def test_a_body_over_the_servers_limit_is_payload_too_large(

@@ -255,6 +255,7 @@ class IssuedKeyOut(msgspec.Struct, kw_only=True, omit_defaults=True):
     tenant_id: str
     name: str
     prefix: str
+    scope: Literal["read", "write"]
     key: str
     created_at: datetime
 
@@ -283,6 +284,7 @@ class KeyCreate(msgspec.Struct, kw_only=True, omit_defaults=True):
     """KeyCreate"""
 
     name: str | None = ""
+    scope: Literal["read", "write"] | None = "write"
 
 
 class KeyOut(msgspec.Struct, kw_only=True, omit_defaults=True):
@@ -292,6 +294,7 @@ class KeyOut(msgspec.Struct, kw_only=True, omit_defaults=True):
     tenant_id: str
     name: str
     prefix: str
+    scope: Literal["read", "write"]
     created_at: datetime
     revoked_at: datetime | None
 

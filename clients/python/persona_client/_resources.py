@@ -775,13 +775,15 @@ class AdminKeysResource:
             item=KeyOut,
         )
 
-    def create(self, tenant_id: str, /, *, name: str = "") -> IssuedKeyOut:
+    def create(
+        self, tenant_id: str, /, *, name: str = "", scope: Literal["read", "write"] = "write"
+    ) -> IssuedKeyOut:
         """Issue an API key for a tenant (the key is shown once) (``POST /v1/admin/tenants/{tenant_id}/keys``)."""
         return self._client._call(
             OPERATION_SPECS["issueApiKey"],
             {"tenant_id": tenant_id},
             query={},
-            body={"name": name},
+            body={"name": name, "scope": scope},
             type=IssuedKeyOut,
         )
 
@@ -1787,13 +1789,15 @@ class AsyncAdminKeysResource:
             item=KeyOut,
         )
 
-    async def create(self, tenant_id: str, /, *, name: str = "") -> IssuedKeyOut:
+    async def create(
+        self, tenant_id: str, /, *, name: str = "", scope: Literal["read", "write"] = "write"
+    ) -> IssuedKeyOut:
         """Issue an API key for a tenant (the key is shown once) (``POST /v1/admin/tenants/{tenant_id}/keys``)."""
         return await self._client._call(
             OPERATION_SPECS["issueApiKey"],
             {"tenant_id": tenant_id},
             query={},
-            body={"name": name},
+            body={"name": name, "scope": scope},
             type=IssuedKeyOut,
         )
 
