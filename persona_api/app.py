@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from persona_api import __version__
 from persona_api.capabilities import CAPABILITIES, Capability, loaders, steps
 from persona_api.config import Settings, load_settings
+from persona_api.console.router import console_router, signer_for, template_config
 from persona_api.http.admin import AdminController
 from persona_api.http.auth import Authenticator, KeyCache, RefusedKeys, provide_tenant_id
 from persona_api.http.client_address import ClientAddress
@@ -192,6 +193,8 @@ def create_app(
         user_data.register(handler)
     lifespan = _lifespan(runtime)
     mcp = McpMount()
+    admin_token = resolve_admin_token(settings)
+    console_signer = signer_for(settings.console_secret, admin_token)
 
     db_config = SQLAlchemyAsyncConfig(
         engine_instance=engine,
@@ -233,6 +236,7 @@ def create_app(
             UserController,
             TenantController,
             mcp.handler,
+            console_router(console_signer),
             *(controller for capability in capabilities for controller in capability.controllers),
         ],
         dependencies={"auth_tenant": Provide(provide_tenant_id), **DEPENDENCIES},
@@ -243,6 +247,7 @@ def create_app(
         before_request=refuse_bad_input,
         cors_config=CORSConfig(allow_origins=list(settings.cors_origins)) if settings.cors_origins else None,
         request_max_body_size=settings.max_body_bytes,
+        template_config=template_config(),
         lifespan=[lifespan, mcp.lifespan],
         openapi_config=OpenAPIConfig(
             title="persona-api",
@@ -264,7 +269,8 @@ def create_app(
             {
                 "settings": settings,
                 "engine": engine,
-                "admin_token": resolve_admin_token(settings),
+                "admin_token": admin_token,
+                "console_signer": console_signer,
                 "authenticator": authenticator,
                 "rate_limiter": rate_limiter,
                 "user_data": user_data,

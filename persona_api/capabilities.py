@@ -46,7 +46,7 @@ from persona_api.recsys import bundle as recsys_bundle
 from persona_api.recsys import tables as recsys_tables
 from persona_api.recsys.step import SeqRecStep
 from persona_api.recsys.userdata import RecsysUserData
-from persona_api.store import outbox
+from persona_api.store import console_sessions, outbox
 from persona_api.store import tables as store_tables
 from persona_api.store.step import TenantDirectoryStep
 from persona_api.store.userdata import UserDataHandler
@@ -144,6 +144,8 @@ def loaders(capabilities: tuple[Capability, ...] = CAPABILITIES) -> ArtifactLoad
 def metadata() -> MetaData:
     """Every table of the service (the store's own and each capability's), for Alembic.
 
-    Each capability's ``tables`` module was imported above, which put its tables on ``Base``.
+    Each capability's ``tables`` module was imported above, which put its tables on ``Base``; so
+    was the console's session table (the console is a way in, not a capability).
     """
+    assert console_sessions.ConsoleSession.__table__ is not None
     return store_tables.Base.metadata

@@ -126,6 +126,12 @@ class Settings:
     """Hours after an event was written that its deliveries stop being retried."""
     webhook_allow_private_urls: bool = False
     """Allow webhook URLs that resolve to loopback, private or link-local addresses."""
+    console_secret: str | None = None
+    """Key that signs the web console's session cookies. Unset: derived from the admin token."""
+    console_session_hours: float = 8.0
+    """How long a console sign-in lasts."""
+    console_reindex: bool = False
+    """Whether the console's models page may start ``persona-api reindex`` (admin only)."""
 
     @property
     def is_sqlite(self) -> bool:

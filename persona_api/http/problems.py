@@ -80,8 +80,13 @@ def problem(
     return Response(content=body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
 
 
+def status_of(exc: errors.PersonaError) -> int:
+    """The HTTP status of a domain error (500 for one without a mapping)."""
+    return next((s for cls, s in _DOMAIN_STATUS.items() if isinstance(exc, cls)), 500)
+
+
 def _domain(request: Request[Any, Any, Any], exc: errors.PersonaError) -> Response[dict[str, Any]]:
-    status = next((s for cls, s in _DOMAIN_STATUS.items() if isinstance(exc, cls)), 500)
+    status = status_of(exc)
     if status == 500:
         return _unexpected(request, exc)
     headers: dict[str, str] = {}
