@@ -14,7 +14,7 @@ from litestar.params import Body, FromPath, FromQuery
 from litestar.response import Redirect, Template
 
 from persona_api.console.auth import ConsoleUser
-from persona_api.errors import InvalidInput, NotFound, PersonaError
+from persona_api.errors import InvalidInput, PersonaError
 from persona_api.http.memory_views import memory_out
 from persona_api.memory.service import Memories, Query
 from persona_api.preferences.service import Preferences
@@ -60,13 +60,7 @@ async def users_page(
     offset: FromQuery[int] = 0,
 ) -> Template:
     offset = max(0, offset)
-    if q.strip():
-        try:
-            rows, total = [await users.get(q.strip())], 1
-        except NotFound:
-            rows, total = [], 0
-    else:
-        rows, total = await users.list(limit=PAGE, offset=offset)
+    rows, total = await users.list(limit=PAGE, offset=offset, prefix=q.strip())
     counts = []
     for user in rows:
         _, n_memories = await memories.listing(

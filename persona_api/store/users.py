@@ -107,10 +107,14 @@ class UserService:
             raise Conflict(f"user {external_id!r} already exists")
         return await self._insert(external_id, metadata)
 
-    async def list(self, *, limit: int, offset: int) -> tuple[list[User], int]:
-        where = User.tenant_id == self.tenant_id
+    async def list(self, *, limit: int, offset: int, prefix: str = "") -> tuple[list[User], int]:
+        """A page of the tenant's users, oldest first; with ``prefix``, those whose id starts so."""
+        where = [User.tenant_id == self.tenant_id]
+        if prefix:
+            escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            where.append(User.external_id.like(f"{escaped}%", escape="\\"))
         order = (User.created_at.asc(), User.id.asc())
-        return await list_and_count(self.session, User, where, order_by=order, limit=limit, offset=offset)
+        return await list_and_count(self.session, User, *where, order_by=order, limit=limit, offset=offset)
 
     async def update_metadata(self, external_id: str, patch: dict[str, Any]) -> User:
         user = await self.get(external_id)

@@ -89,6 +89,7 @@ def browser() -> Iterator[Browser]:
         if os.environ.get("CI"):
             pytest.fail(message)
         pytest.skip(message)
+    expect.set_options(timeout=15_000)  # a busy 2-core machine (CI) is slower than the default 5 s allows
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(executable_path=executable, args=["--no-sandbox"])
         yield launched
@@ -191,6 +192,13 @@ def test_every_page_walked_with_one_real_action_each(
     expect(cells.nth(2)).to_have_text("4")  # current memories: five written, one superseded
     expect(cells.nth(4)).to_have_text("2")  # comparisons
     _shot(page, screenshots, "users")
+    page.fill("#q", "ali")
+    page.click("form.row button[type=submit]")
+    expect(page.locator("tbody tr")).to_have_count(1)
+    page.fill("#q", "bob")
+    page.click("form.row button[type=submit]")
+    expect(page.locator("tbody")).to_contain_text("No user id starts with bob")
+    page.goto(f"{base}/console/users")
 
     page.click("text=alice")
     expect(page).to_have_url(re.compile(r"/console/users/alice/memory$"))
@@ -307,6 +315,7 @@ def test_the_admin_picks_a_tenant_and_sees_its_keys(
     watch.attach(page)
     _sign_in(page, service.base, ADMIN_TOKEN)
     expect(page).to_have_url(re.compile(r"/console/tenants$"))
+    _shot(page, screenshots, "tenants")
     page.locator("tr", has_text="demo").locator("text=Keys").click()
     expect(page.locator("tbody tr")).to_have_count(2)
     _shot(page, screenshots, "keys")
