@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from persona_api import __version__
 from persona_api.capabilities import CAPABILITIES, Capability, loaders, steps
-from persona_api.config import Settings, load_settings
+from persona_api.config import Settings, apply_process_defaults, load_settings
 from persona_api.console.router import console_router, signer_for, template_config
 from persona_api.http.admin import AdminController
 from persona_api.http.auth import Authenticator, KeyCache, RefusedKeys, provide_tenant_id
@@ -46,6 +46,7 @@ from persona_api.kernel.embed import Embedder
 from persona_api.kernel.hotswap import ArtifactLoaders
 from persona_api.kernel.scrub import scrubbers
 from persona_api.llm.client import LLMClient
+from persona_api.logs import configure_logging
 from persona_api.mcp_server.mount import McpMount
 from persona_api.openai_compat.errors import OpenAIErrors
 from persona_api.store.admin_token import resolve_admin_token
@@ -206,7 +207,7 @@ def create_app(
     authenticator = Authenticator(
         engine, KeyCache(settings.auth_cache_seconds), RefusedKeys(settings.auth_refused_cache_seconds)
     )
-    counters = open_counters(settings.rate_limit_store)
+    counters = open_counters(settings.counter_store)
     rate_limiter = RateLimiter(
         counters,
         per_minute=settings.rate_limit_per_minute,
@@ -292,3 +293,13 @@ def create_app(
     )
     app.asgi_handler = RequestIdMiddleware(app.asgi_handler)
     return app
+
+
+def serve_app() -> Litestar:
+    """The app of one ``persona-api serve --workers N`` process: each worker reads the same
+    ``PERSONA_*`` environment, configures its logging and builds its own app (caches, loaded
+    artifacts, connection pool); state that must be global lives in the database or in Redis."""
+    apply_process_defaults()
+    settings = load_settings()
+    configure_logging(settings.log_level, json_lines=settings.log_json)
+    return create_app(settings)

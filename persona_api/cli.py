@@ -15,21 +15,25 @@ from persona_api.logs import configure_logging
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
-    from persona_api.app import create_app
     from persona_api.store import migrate
     from persona_api.worker import sender_process, worker_process
 
     settings = settings.with_overrides(host=args.host or settings.host, port=args.port or settings.port)
+    workers = args.workers or settings.worker_count
     if settings.auto_migrate:
         migrate.upgrade(settings.database_url)
-    app = create_app(settings)
+    options = {"host": settings.host, "port": settings.port, "log_config": None, "access_log": False}
     # uvicorn re-raises the SIGTERM it handled once it has shut down; exiting through Python (not
-    # the default handler) lets the block below stop the extraction worker.
+    # the default handler) lets the block below stop the extraction worker and the webhook sender.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     with worker_process(settings), sender_process(settings):
-        uvicorn.run(
-            app, host=settings.host, port=settings.port, log_config=None, access_log=False, lifespan="on"
-        )
+        if workers == 1:
+            from persona_api.app import create_app
+
+            uvicorn.run(create_app(settings), lifespan="on", **options)  # type: ignore[arg-type]
+        else:
+            # Each worker process builds its own app from the same environment (app.serve_app).
+            uvicorn.run("persona_api.app:serve_app", factory=True, workers=workers, lifespan="on", **options)  # type: ignore[arg-type]
     return 0
 
 
@@ -122,6 +126,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run the HTTP API (applies migrations first unless disabled)")
     serve.add_argument("--host", help="bind address (default PERSONA_HOST or 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port (default PERSONA_PORT or 8000)")
+    serve.add_argument(
+        "--workers",
+        type=int,
+        help="processes behind the port (default PERSONA_WORKERS, else 1 on SQLite, one per core on PostgreSQL)",
+    )
     serve.set_defaults(handler=_serve)
     worker = sub.add_parser(
         "worker", help="extract memories from queued turns with the LLM (serve starts one by default)"

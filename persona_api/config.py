@@ -50,6 +50,11 @@ class Settings:
     :data:`FAILED_AUTH_PER_MINUTE`, or the default limit if that is lower (so off when it is 0)."""
     rate_limit_store: str = "memory"
     """Where the counts are kept: ``memory`` (per process) or a ``redis://`` URL (shared)."""
+    redis_url: str | None = None
+    """Redis for state every process must share (the rate-limit counts) when
+    ``rate_limit_store`` is left at ``memory``."""
+    workers: int = 0
+    """Processes ``serve`` runs behind its port; 0: one on SQLite, one per core on PostgreSQL."""
     trusted_proxy_header: str | None = None
     """Header a trusted proxy writes the client's address into (e.g. ``X-Forwarded-For``). Unset: the
     socket peer address is the client's."""
@@ -136,6 +141,20 @@ class Settings:
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    @property
+    def worker_count(self) -> int:
+        """``workers`` with its default resolved (SQLite takes one writer process at a time well)."""
+        if self.workers:
+            return self.workers
+        return 1 if self.is_sqlite else max(1, os.cpu_count() or 1)
+
+    @property
+    def counter_store(self) -> str:
+        """Where rate-limit counts live: ``rate_limit_store``, else ``redis_url``, else memory."""
+        if self.rate_limit_store == "memory" and self.redis_url:
+            return self.redis_url
+        return self.rate_limit_store
 
     @property
     def failed_auth_per_minute(self) -> int:
@@ -254,11 +273,12 @@ def _validate_rate_limits(s: Settings) -> None:
         raise ConfigurationError(
             "PERSONA_RATE_LIMIT_PER_MINUTE and PERSONA_RATE_LIMIT_FAILED_AUTH_PER_MINUTE must be >= 0"
         )
-    if s.rate_limit_store != "memory" and not s.rate_limit_store.startswith(
-        ("redis://", "rediss://", "unix://")
-    ):
+    if s.workers < 0:
+        raise ConfigurationError("PERSONA_WORKERS must be >= 0 (0: the default for the database)")
+    if s.counter_store != "memory" and not s.counter_store.startswith(("redis://", "rediss://", "unix://")):
         raise ConfigurationError(
-            "PERSONA_RATE_LIMIT_STORE must be memory or a redis://, rediss:// or unix:// URL"
+            "PERSONA_RATE_LIMIT_STORE must be memory or a redis://, rediss:// or unix:// URL "
+            "(and PERSONA_REDIS_URL such a URL)"
         )
     if s.trusted_proxy_header is not None and not _HEADER_NAME.match(s.trusted_proxy_header):
         raise ConfigurationError("PERSONA_TRUSTED_PROXY_HEADER must be a header name, e.g. X-Forwarded-For")

@@ -70,13 +70,13 @@ def tail(path: Path, lines: int = 40) -> str:
 class Serve:
     """``persona-api serve`` as a child process, logging to a file."""
 
-    def __init__(self, env: dict[str, str], cwd: Path) -> None:
+    def __init__(self, env: dict[str, str], cwd: Path, *args: str) -> None:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.log = cwd / f"serve-{self.port}.log"
         with self.log.open("w") as sink:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "persona_api", "serve", "--port", str(self.port)],
+                [sys.executable, "-m", "persona_api", "serve", "--port", str(self.port), *args],
                 cwd=cwd,
                 env=env,
                 stdout=sink,
