@@ -93,7 +93,7 @@ def _dockerfile_instructions() -> list[tuple[str, str]]:
 
 
 def test_compose_file_defines_the_stack() -> None:
-    assert set(_compose("config", "--services").split()) == {"postgres", "migrate", "api", "reindex", "llm"}
+    assert set(_compose("config", "--services").split()) == {"postgres", "redis", "migrate", "api", "reindex", "llm"}
     assert set(_compose("config", "--volumes").split()) == {"pgdata", "models", "ollama"}
 
 
@@ -186,3 +186,12 @@ def test_dockerfile_healthcheck_and_entrypoint() -> None:
     assert "set -euo pipefail" in script
     assert 'exec persona-api "$@"' in script
     subprocess.run(["bash", "-n", str(ENTRYPOINT)], check=True)
+
+
+def test_the_api_runs_several_workers_sharing_rate_limits_through_redis() -> None:
+    config = _config()
+    api = config["services"]["api"]
+    assert int(api["environment"]["PERSONA_WORKERS"]) >= 2
+    assert api["environment"]["PERSONA_REDIS_URL"].startswith("redis://redis:")
+    assert api["depends_on"]["redis"]["condition"] == "service_healthy"
+    assert "healthcheck" in config["services"]["redis"]
