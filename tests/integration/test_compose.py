@@ -93,7 +93,14 @@ def _dockerfile_instructions() -> list[tuple[str, str]]:
 
 
 def test_compose_file_defines_the_stack() -> None:
-    assert set(_compose("config", "--services").split()) == {"postgres", "redis", "migrate", "api", "reindex", "llm"}
+    assert set(_compose("config", "--services").split()) == {
+        "postgres",
+        "redis",
+        "migrate",
+        "api",
+        "reindex",
+        "llm",
+    }
     assert set(_compose("config", "--volumes").split()) == {"pgdata", "models", "ollama"}
 
 
