@@ -129,7 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--workers",
         type=int,
-        help="processes behind the port (default PERSONA_WORKERS; else 1 on SQLite, 1 per core on PostgreSQL)",
+        help="processes behind the port (default PERSONA_WORKERS; else 1 on SQLite, 1 per core on PG)",
     )
     serve.set_defaults(handler=_serve)
     worker = sub.add_parser(
