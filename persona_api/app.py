@@ -10,6 +10,10 @@ import asyncio
 import contextlib
 import gc
 import logging
+import os
+import signal
+import threading
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
 
@@ -295,10 +299,25 @@ def create_app(
     return app
 
 
+def _stop_when_orphaned(parent: int) -> None:
+    """A worker whose supervisor died (even by SIGKILL) stops too: it would otherwise keep serving
+    on the port with nobody to restart or stop it. SIGTERM first (uvicorn shuts down cleanly), then
+    a hard exit if that has not ended the process within 20 s."""
+    while os.getppid() == parent:
+        time.sleep(1.0)
+    log.warning("app.supervisor_gone", extra={"parent": parent})
+    os.kill(os.getpid(), signal.SIGTERM)
+    time.sleep(20.0)
+    os._exit(1)
+
+
 def serve_app() -> Litestar:
     """The app of one ``persona-api serve --workers N`` process: each worker reads the same
     ``PERSONA_*`` environment, configures its logging and builds its own app (caches, loaded
     artifacts, connection pool); state that must be global lives in the database or in Redis."""
+    threading.Thread(
+        target=_stop_when_orphaned, args=(os.getppid(),), name="persona-supervisor-watch", daemon=True
+    ).start()
     apply_process_defaults()
     settings = load_settings()
     configure_logging(settings.log_level, json_lines=settings.log_json)

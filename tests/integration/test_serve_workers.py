@@ -74,6 +74,21 @@ def _own_database(database_url: str, folder: Path) -> str:
     return url
 
 
+def _answers(url: str) -> bool:
+    try:
+        return _fresh("GET", url).status_code == 200
+    except httpx.TransportError:
+        return False
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` still runs (a zombie waiting for whoever adopted it to reap it has ended)."""
+    try:
+        return (Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]) != "Z"
+    except OSError:
+        return False
+
+
 def _fresh(method: str, url: str, **kw: object) -> httpx.Response:
     """One request on a new connection, so that successive requests spread over the workers."""
     with httpx.Client(timeout=30) as client:
@@ -175,3 +190,34 @@ def test_two_workers_read_their_writes_swap_versions_and_share_limits_and_revoca
         if not own.startswith("sqlite"):
             asyncio.run(_admin_sql(database_url, f"DROP DATABASE IF EXISTS {make_url(own).database}"))
     assert _workers(serve.process.pid) == []
+
+
+def test_workers_stop_when_their_supervisor_is_killed(database_url: str, tmp_path: Path) -> None:
+    env = clean_env(
+        PERSONA_DATABASE_URL=_own_database(database_url, tmp_path),
+        PERSONA_MODELS_DIR=str(tmp_path / "models"),
+        PERSONA_VAR_DIR=str(tmp_path / "var"),
+        PERSONA_ADMIN_TOKEN=ADMIN_TOKEN,
+        PERSONA_PRELOAD_MODELS="false",
+        PERSONA_WEBHOOK_SENDER="external",
+    )
+    serve = Serve(env, tmp_path, "--workers", "2")
+    try:
+        wait_for("both workers answer", lambda: len(_workers(serve.process.pid)) == 2, 120, every=0.2)
+        wait_for("serve answers", lambda: _answers(f"{serve.base}/healthz"), 120, every=0.2)
+        workers = _workers(serve.process.pid)
+        serve.kill()  # SIGKILL: no chance to stop its children
+        wait_for(
+            "the orphaned workers exit",
+            lambda: not any(_alive(pid) for pid in workers),
+            30,
+            every=0.2,
+        )
+    finally:
+        serve.stop()
+        if not env["PERSONA_DATABASE_URL"].startswith("sqlite"):
+            asyncio.run(
+                _admin_sql(
+                    database_url, f"DROP DATABASE IF EXISTS {make_url(env['PERSONA_DATABASE_URL']).database}"
+                )
+            )
