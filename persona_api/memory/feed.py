@@ -158,15 +158,10 @@ class MemoryIndexes:
             )
         ).all()
         touched = {memory_id for memory_id, _ in changes}
-        rows = (
-            (
-                await session.scalars(
-                    select(Memory).where(Memory.id.in_(touched), Memory.tenant_id == tenant_id)
-                )
-            ).all()
-            if touched
-            else []
-        )
+        rows = (await session.scalars(select(Memory).where(Memory.id.in_(touched)))).all() if touched else []
+        # By primary key, the tenant checked here: with the tenant's column in the query SQLite
+        # walks the tenant's index instead of the few rowids.
+        rows = [m for m in rows if m.tenant_id == tenant_id]
         present = {m.id for m in rows}
         entries = [entry_for(m) for m in rows]
         gone = sorted(touched - present)

@@ -93,8 +93,10 @@ async def _numbers(session: AsyncSession, user: User, memories: Sequence[Memory]
     numbers = {m.id: m.number for m in memories}
     missing = {m.superseded_by for m in memories if m.superseded_by is not None} - numbers.keys()
     if missing:
+        # By primary key, the owner checked here (a user column in the query sends SQLite down the
+        # user's index).
         rows = await session.execute(
-            select(Memory.id, Memory.number).where(Memory.id.in_(missing), Memory.user_id == user.id)
+            select(Memory.id, Memory.number, Memory.user_id).where(Memory.id.in_(missing))
         )
-        numbers.update(rows.tuples().all())
+        numbers.update((pk, number) for pk, number, owner in rows.tuples().all() if owner == user.id)
     return numbers

@@ -212,8 +212,6 @@ async def _current_rows(
     near_ids = {ids[0][0] for ids, _ in near if ids}
     keys = {item.fact_key for item in items if item.fact_key}
     lookups: list[Any] = [Memory.text_hash.in_(set(digests))]
-    if near_ids:
-        lookups.append(Memory.id.in_(near_ids))
     if keys:
         lookups.append(Memory.fact_key.in_(keys))
     found: dict[int, Memory] = {}
@@ -222,6 +220,11 @@ async def _current_rows(
             select(Memory).where(Memory.user_id == user_id, Memory.valid_to.is_(None), lookup)
         )
         found.update((m.id, m) for m in rows)
+    if near_ids:
+        # By primary key, the owner and validity checked here: with the user's column in the query
+        # SQLite walks the user's whole index instead of the few rowids.
+        rows = await session.scalars(select(Memory).where(Memory.id.in_(near_ids)))
+        found.update((m.id, m) for m in rows if m.user_id == user_id and m.valid_to is None)
     return list(found.values())
 
 
